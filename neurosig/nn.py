@@ -218,6 +218,13 @@ class Adam:
         out["t"] = np.array(self.t)
         return out
 
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned."""
+        for k in self.m:
+            self.m[k][...] = state[f"m_{k}"]
+            self.v[k][...] = state[f"v_{k}"]
+        self.t = int(state["t"])
+
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax, stable for large logits."""

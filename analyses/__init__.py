@@ -1,0 +1,1 @@
+"""Analyses of trained networks: activity statistics, representations, audits, plausibility."""

@@ -1,0 +1,173 @@
+"""The ``neurosig`` command.
+
+Subcommands: ``train``, ``validate``, ``models``, ``data``, ``demo``. A mistake the user can make
+(bad config, unknown data set, missing files, divergence) ends in one line on stderr and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from neurosig.errors import NeurosigError
+
+
+def _experiment_from_args(args: argparse.Namespace):
+    from neurosig.config import load_experiment
+
+    exp = load_experiment(args.spec)
+    changes = {}
+    if args.dataset:
+        changes["data_name"] = args.dataset
+        if exp.data.name != args.dataset:
+            changes["name"] = f"{exp.model}-{args.dataset.replace(':', '-').replace('/', '-')}"
+    if args.epochs is not None:
+        changes["train_epochs"] = args.epochs
+    if args.seed is not None:
+        changes["train_seed"] = args.seed
+    if args.batch_size is not None:
+        changes["train_batch_size"] = args.batch_size
+    return exp.replace(**changes) if changes else exp
+
+
+def _accuracy_line(ds) -> str:
+    parts = []
+    for readout in ds.readout.values:
+        acc = ds.accuracy.sel(split="test", readout=readout).values[-1]
+        parts.append(f"{readout} {100 * acc:.2f} %")
+    return ", ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from neurosig.train import train
+
+    exp = _experiment_from_args(args)
+    out = Path(args.out) if args.out else Path("results") / f"{exp.name}-seed{exp.train.seed}.nc"
+    ds = train(exp, out=out, progress=not args.quiet)
+    sps = float(ds.samples_per_second.median())
+    print(
+        f"{exp.name}: test accuracy after {ds.sizes['epoch']} epochs: {_accuracy_line(ds)}; "
+        f"{sps:,.0f} training samples/s (median epoch)"
+    )
+    print(f"result written to {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from neurosig.config import load_experiment
+
+    exp = load_experiment(args.file)
+    print(exp.to_toml(), end="")
+    print(f"# {args.file}: valid", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from neurosig.config import describe
+    from neurosig.registry import get_model, model_names, preset_paths
+
+    if args.describe:
+        spec = get_model(args.describe)
+        print(f"{spec.name}: {spec.description}\n")
+        rows = describe(spec.config_cls)
+        width = max(len(r[0]) for r in rows)
+        for name, default, allowed, doc in rows:
+            print(f"  {name:<{width}}  {default:<14} {allowed:<28} {doc}")
+        return 0
+    print("models:")
+    for name in model_names():
+        spec = get_model(name)
+        tag = "forward-only" if spec.forward_only else "feedback pathway"
+        print(f"  {name:<18} {spec.description} [{tag}]")
+    print("\npresets (neurosig train PRESET):")
+    for name in sorted(preset_paths()):
+        print(f"  {name}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from neurosig.data import DATASETS, fetch_dataset, load_dataset
+
+    if args.action == "fetch":
+        for path in fetch_dataset(args.name, Path(args.dest) if args.dest else None):
+            print(path)
+        return 0
+    for name in DATASETS:
+        try:
+            d = load_dataset(name, validation_fraction=0.0)
+            print(
+                f"  {name:<14} {len(d.y_train):>6} train {len(d.y_test):>6} test "
+                f"{d.n_features:>5} features  ({d.source})"
+            )
+        except NeurosigError as err:
+            print(f"  {name:<14} not available: {err}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from neurosig.demo import run_demo
+
+    run_demo(Path(args.out), epochs=args.epochs, progress=not args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurosig",
+        description="Signal propagation: forward-only learning for computational neuroscience.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a preset, a model (its defaults) or a TOML file")
+    p.add_argument("spec", help="preset name, model name or experiment TOML file")
+    p.add_argument("--dataset", help="digits, mnist1d, fashion-mnist, mnist or npz:PATH")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--out", help="result file (.nc); default results/NAME-seedS.nc")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("validate", help="check an experiment TOML and print it fully resolved")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("models", help="list registered models and presets")
+    p.add_argument("--describe", metavar="MODEL", help="list a model's parameters")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("data", help="list data sets, or download one")
+    p.add_argument("action", choices=("list", "fetch"))
+    p.add_argument("name", nargs="?", default=None, help="mnist or fashion-mnist (for fetch)")
+    p.add_argument("--dest", help="folder for fetched files (default: the user cache)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("demo", help="train SP-core, BP and random features on digits")
+    p.add_argument("--out", default="results/demo")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "data" and args.action == "fetch" and not args.name:
+        parser.error("data fetch needs a NAME (mnist or fashion-mnist)")
+    try:
+        return args.func(args)
+    except NeurosigError as err:
+        print(f"neurosig: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurosig: interrupted; finished epochs are saved", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

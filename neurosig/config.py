@@ -1,0 +1,467 @@
+"""Experiment configuration: frozen, validated dataclasses, TOML in and out, physical units.
+
+Every field is declared with :func:`param`: a default, a one-line doc, and where they apply
+bounds, allowed choices and a unit. A field with a unit holds a float *in that unit*; in TOML it
+is written as a string with its unit (``tau = "20 ms"``) and converted on reading, so that
+``"0.02 s"`` and ``"20 ms"`` mean the same and ``"20 mV"`` for a time is refused.
+
+An experiment file looks like::
+
+    name = "sp-core-mnist1d"
+    model = "sp-core"           # a registered model (``neurosig models``)
+
+    [data]
+    name = "mnist1d"
+
+    [train]
+    epochs = 100
+    seed = 1
+
+    [model]                     # the model's own parameters, validated by its config class
+    hidden = [1024, 1024]
+    loss = "topk"
+
+Any mistake (unknown key, wrong type, wrong unit, out of range) raises :class:`ConfigError`
+with one message naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from neurosig.errors import ConfigError
+
+# --------------------------------------------------------------------------------------------
+# Fields
+# --------------------------------------------------------------------------------------------
+
+
+def param(
+    default: Any,
+    doc: str,
+    *,
+    bounds: tuple[float | None, float | None] | None = None,
+    choices: tuple[Any, ...] | None = None,
+    unit: str | None = None,
+) -> Any:
+    """Declare a configuration field.
+
+    Parameters
+    ----------
+    default
+        The default value (in ``unit`` when a unit is given).
+    doc
+        One line saying what the field means.
+    bounds
+        Inclusive (low, high); ``None`` leaves a side open. For tuples, applies to each element.
+    choices
+        The allowed values, for strings.
+    unit
+        The unit the value is held in (``"ms"``, ``"Hz"``, ``"mV"`` ...); TOML gives a string.
+    """
+    if isinstance(default, list):
+        default = tuple(default)
+    return dataclasses.field(
+        default=default,
+        metadata={"doc": doc, "bounds": bounds, "choices": choices, "unit": unit},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------------
+
+_PREFIXES = {
+    "": 1.0,
+    "G": 1e9,
+    "M": 1e6,
+    "k": 1e3,
+    "m": 1e-3,
+    "u": 1e-6,
+    "µ": 1e-6,
+    "n": 1e-9,
+    "p": 1e-12,
+    "f": 1e-15,
+}
+# base symbol -> physical dimension name
+_BASES = {
+    "s": "time",
+    "Hz": "frequency",
+    "V": "voltage",
+    "A": "current",
+    "S": "conductance",
+    "ohm": "resistance",
+    "Ohm": "resistance",
+    "F": "capacitance",
+}
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-zµ]+)\s*$")
+
+
+def _unit_scale(symbol: str) -> tuple[str, float]:
+    """'ms' -> ('time', 1e-3). Raises KeyError for an unknown unit."""
+    for base in sorted(_BASES, key=len, reverse=True):
+        if symbol.endswith(base) and symbol[: -len(base)] in _PREFIXES:
+            return _BASES[base], _PREFIXES[symbol[: -len(base)]]
+    raise KeyError(symbol)
+
+
+def parse_quantity(text: str, unit: str) -> float:
+    """Parse ``"20 ms"`` into a float in ``unit`` (here 20.0 for unit ``"ms"``).
+
+    Examples
+    --------
+    >>> parse_quantity("0.02 s", "ms")
+    20.0
+    >>> parse_quantity("5 kHz", "Hz")
+    5000.0
+    """
+    dim, scale = _unit_scale(unit)
+    m = _QUANTITY.match(str(text))
+    if not m:
+        raise ValueError(f'{text!r} is not a number followed by a unit, e.g. "10 {unit}"')
+    value, symbol = float(m.group(1)), m.group(2)
+    try:
+        got_dim, got_scale = _unit_scale(symbol)
+    except KeyError:
+        raise ValueError(f'unknown unit {symbol!r}; write it in {dim}, e.g. "10 {unit}"') from None
+    if got_dim != dim:
+        raise ValueError(f'{symbol!r} is a {got_dim}, but this field is a {dim} (e.g. "10 {unit}")')
+    return value * got_scale / scale
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """Inverse of :func:`parse_quantity`: ``(20.0, "ms") -> "20 ms"``."""
+    return f"{value:g} {unit}"
+
+
+# --------------------------------------------------------------------------------------------
+# Generic conversion and validation of dataclasses
+# --------------------------------------------------------------------------------------------
+
+
+def _suggest(word: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return True, args[0]
+    return False, tp
+
+
+def _coerce(value: Any, tp: Any, meta: dict, where: str) -> Any:
+    """Convert a TOML value to the field's type, or raise ConfigError naming ``where``."""
+    optional, tp = _is_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: a value is required")
+    unit = meta.get("unit")
+    if unit:
+        if isinstance(value, str):
+            try:
+                return parse_quantity(value, unit)
+            except ValueError as err:
+                raise ConfigError(f"{where} = {value!r}: {err}") from None
+        raise ConfigError(
+            f"{where} = {value!r}: give the unit, e.g. {where.rsplit('.', 1)[-1]} = "
+            f'"{value} {unit}"'
+        )
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} = {value!r}: expected a list, e.g. [{value!r}]")
+        elem = typing.get_args(tp)[0]
+        return tuple(_coerce(v, elem, {}, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r}: expected true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where} = {value!r}: expected a whole number")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} = {value!r}: expected a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} = {value!r}: expected a string in quotes")
+        return value
+    raise TypeError(f"unsupported config field type {tp!r} at {where}")  # a programming error
+
+
+def _check_field(value: Any, meta: dict, where: str) -> None:
+    if value is None:
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(
+            f"{where} = {value!r}: choose one of {', '.join(map(repr, choices))}."
+            f"{_suggest(str(value), map(str, choices))}"
+        )
+    bounds = meta.get("bounds")
+    if bounds is None:
+        return
+    lo, hi = bounds
+    unit = f" {meta['unit']}" if meta.get("unit") else ""
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{where} = {v!r}: must be a finite number")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]{unit}"
+            raise ConfigError(f"{where} = {v!r}{unit}: out of range; allowed {span}")
+
+
+def check(obj: Any, where: str = "") -> None:
+    """Validate the bounds and choices of every field of a config dataclass (recursively)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{where}.{f.name}" if where else f.name
+        if dataclasses.is_dataclass(value):
+            check(value, name)
+        else:
+            _check_field(value, f.metadata, name)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate(where or type(obj).__name__)
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build the dataclass ``cls`` from a TOML table, with one clear error per mistake."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table of fields, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(
+                f"{where}.{key}: unknown field.{_suggest(key, fields)} "
+                f"Valid fields: {', '.join(fields)}"
+            )
+    kwargs = {k: _coerce(v, hints[k], fields[k].metadata, f"{where}.{k}") for k, v in data.items()}
+    obj = cls(**kwargs)
+    check(obj, where)
+    return obj
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Dataclass -> TOML-ready dict (unit fields as strings, ``None`` fields left out)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value)
+        elif f.metadata.get("unit"):
+            out[f.name] = format_quantity(value, f.metadata["unit"])
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def describe(cls: type) -> list[tuple[str, str, str, str]]:
+    """(name, default, allowed, doc) for each field, for ``neurosig models --describe``."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        m = f.metadata
+        allowed = ""
+        if m.get("choices"):
+            allowed = " | ".join(map(str, m["choices"]))
+        elif m.get("bounds"):
+            lo, hi = m["bounds"]
+            allowed = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+        default = f.default
+        if m.get("unit") and default is not None:
+            default = format_quantity(default, m["unit"])
+        rows.append((f.name, repr(default), allowed, m.get("doc", "")))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data set, and how it is split and scaled."""
+
+    name: str = param("digits", "data set: digits, mnist1d, fashion-mnist, mnist or npz:PATH")
+    validation_fraction: float = param(
+        0.1, "fraction of the training set held out for validation", bounds=(0.0, 0.9)
+    )
+    standardise: bool = param(True, "z-score each feature with training-set statistics")
+    n_train: int | None = param(
+        None, "use only this many training samples (quick runs)", bounds=(1, None)
+    )
+    n_test: int | None = param(
+        None, "use only this many test samples (quick runs)", bounds=(1, None)
+    )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and in what batches to train, and from which seed."""
+
+    epochs: int = param(20, "passes over the training set", bounds=(1, 1_000_000))
+    batch_size: int = param(128, "samples per update (mini-batch)", bounds=(1, 1_000_000))
+    seed: int = param(0, "root seed; every other seed is derived from it", bounds=(0, 2**32 - 1))
+    lr_schedule: str = param(
+        "constant",
+        "learning rate over epochs: constant, or cosine decay to 0",
+        choices=("constant", "cosine"),
+    )
+    eval_batch_size: int = param(
+        1000, "samples per evaluation batch (memory only)", bounds=(1, 1_000_000)
+    )
+    record_samples: int = param(
+        200, "test samples whose hidden-layer activity is stored in the Result", bounds=(0, None)
+    )
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A complete, runnable experiment: model + its parameters, data, training."""
+
+    name: str
+    model: str
+    params: Any
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """TOML-ready dict; ``[model]`` holds ``name`` and the model's parameters."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["model"] = {"name": self.model, **to_dict(self.params)}
+        out["data"] = to_dict(self.data)
+        out["train"] = to_dict(self.train)
+        return out
+
+    def to_toml(self) -> str:
+        """The fully resolved experiment as TOML text (readable back by :func:`load_experiment`)."""
+        return tomli_w.dumps(self.to_dict())
+
+    def replace(self, **changes: Any) -> Experiment:
+        """A copy with fields changed: top-level names, or ``data_*``, ``train_*``, ``model_*``.
+
+        >>> exp.replace(train_epochs=5, data_name="mnist1d", model_lr=1e-3)  # doctest: +SKIP
+        """
+        groups: dict[str, dict[str, Any]] = {"data": {}, "train": {}, "params": {}}
+        top: dict[str, Any] = {}
+        for key, value in changes.items():
+            prefix, _, rest = key.partition("_")
+            if prefix in ("data", "train") and rest:
+                groups[prefix][rest] = value
+            elif prefix == "model" and rest:
+                groups["params"][rest] = value
+            else:
+                top[key] = value
+        exp = dataclasses.replace(
+            self,
+            data=dataclasses.replace(self.data, **groups["data"]),
+            train=dataclasses.replace(self.train, **groups["train"]),
+            params=dataclasses.replace(self.params, **groups["params"]),
+            **top,
+        )
+        check(exp.data, "data")
+        check(exp.train, "train")
+        check(exp.params, "model")
+        return exp
+
+
+_TOP_LEVEL = ("name", "description", "model", "data", "train")
+
+
+def experiment_from_dict(d: dict[str, Any], source: str = "<dict>") -> Experiment:
+    """Validate a parsed TOML document into an :class:`Experiment`."""
+    from neurosig.registry import get_model
+
+    for key in d:
+        if key not in _TOP_LEVEL:
+            raise ConfigError(
+                f"{source}: unknown top-level key {key!r}.{_suggest(key, _TOP_LEVEL)}"
+                f" Valid keys: {', '.join(_TOP_LEVEL)}"
+            )
+    model = d.get("model")
+    if isinstance(model, str):
+        model = {"name": model}
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError(
+            f'{source}: [model] needs a name, e.g. [model] name = "sp-core" '
+            "(list them with `neurosig models`)"
+        )
+    params = dict(model)
+    spec = get_model(params.pop("name"))
+    name = d.get("name", spec.name)
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: name = {name!r}: expected a string")
+    return Experiment(
+        name=name,
+        model=spec.name,
+        params=from_dict(spec.config_cls, params, "model"),
+        data=from_dict(DataConfig, d.get("data", {}), "data"),
+        train=from_dict(TrainConfig, d.get("train", {}), "train"),
+        description=str(d.get("description", "")),
+    )
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+
+
+def load_experiment(spec: str | Path) -> Experiment:
+    """An experiment from a TOML file, a preset name, or a bare model name (its defaults).
+
+    Examples
+    --------
+    >>> load_experiment("sp-core").model
+    'sp-core'
+    """
+    from neurosig.registry import model_names, preset_paths
+
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        return experiment_from_dict(read_toml(path), str(path))
+    presets = preset_paths()
+    if str(spec) in presets:
+        return experiment_from_dict(read_toml(presets[str(spec)]), str(presets[str(spec)]))
+    if str(spec) in model_names():
+        return experiment_from_dict({"model": {"name": str(spec)}}, str(spec))
+    options = sorted(set(presets) | set(model_names()))
+    raise ConfigError(
+        f"{spec!r} is neither a TOML file, a preset nor a model.{_suggest(str(spec), options)}"
+        " List them with `neurosig models`."
+    )

@@ -1,0 +1,147 @@
+"""Signal-propagation mathematics shared by every neurosig model.
+
+Sigprop (Kohan, Rietman & Siegelmann, IEEE TNNLS 2023, arXiv:2204.01723) sends the label
+forward as a second input. At every layer the data activity ``H`` (B x D) is compared with the
+forwarded targets ``T`` by logits ``A = sim(H, T)``; which target is *positive* for a row is
+decided by the layer's **input** targets ``K = T_in T_in^T``. The per-layer loss is a softmax
+cross-entropy with (unnormalised) target weights ``Q``::
+
+    L = (1/B) sum_ij -Q_ij log softmax(A_i)_j,     dL/dA = (rowsum(Q) * P - Q) / B.
+
+Losses (``rule``), as in the authors' library, with neurosig's documented intent where the
+library differs (SIGPROP.md section 2):
+
+``max_rand``  one positive per row, drawn *at random* among the targets tied at the row's
+              maximum of ``K`` (the library always takes the first one).
+``max_all``   every target tied at the maximum is a positive.
+``topk``      the row's own target plus ``k - 1`` others drawn among the ties at the maximum;
+              fewer when the batch holds fewer (the library fills up with other-class samples).
+``per_class`` one target per class: ``A = sim(H, T_classes)`` (B x C), ordinary cross-entropy.
+
+Targets depend on the label alone, so every sample of a class has the same target: neurosig
+forwards the C class targets once and indexes them (``T = T_classes[y]``), which is the same
+computation as forwarding a batch of B targets at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from neurosig.nn import one_hot, soft_target_cross_entropy
+
+RULES = ("max_rand", "max_all", "topk", "per_class")
+SIMILARITIES = ("dot", "cosine")
+TIE_RTOL = 1e-5  # float32 rounding can split mathematically equal entries of K
+
+
+def similarity(
+    h: np.ndarray, t: np.ndarray, kind: str = "dot", temperature: float = 1.0
+) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+    """Logits ``A = sim(H, T) / temperature`` and a function mapping dL/dA to (dL/dH, dL/dT).
+
+    ``"dot"`` is the raw dot product of the authors' library; ``"cosine"`` divides each row by
+    its L2 norm first (bounded logits; neurosig's option).
+    """
+    if kind == "dot":
+        a = (h @ t.T) / temperature
+
+        def back(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            g = g / temperature
+            return g @ t, g.T @ h
+
+        return a, back
+    if kind == "cosine":
+        hn_norm = np.sqrt((h * h).sum(axis=1, keepdims=True)) + 1e-8
+        tn_norm = np.sqrt((t * t).sum(axis=1, keepdims=True)) + 1e-8
+        hn, tn = h / hn_norm, t / tn_norm
+        a = (hn @ tn.T) / temperature
+
+        def back(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            g = g / temperature
+            dhn, dtn = g @ tn, g.T @ hn
+            dh = (dhn - hn * (dhn * hn).sum(axis=1, keepdims=True)) / hn_norm
+            dt = (dtn - tn * (dtn * tn).sum(axis=1, keepdims=True)) / tn_norm
+            return dh, dt
+
+        return a, back
+    raise ValueError(f"similarity must be one of {SIMILARITIES}, got {kind!r}")
+
+
+def positive_weights(
+    k: np.ndarray, rule: str, rng: np.random.Generator, topk: int = 6
+) -> np.ndarray:
+    """Target weights ``Q`` (B x B) from the input-target similarity ``K`` (B x B).
+
+    Parameters
+    ----------
+    k : array (B, B)
+        ``T_in T_in^T``; ties at a row's maximum mark same-class samples.
+    rule : {"max_rand", "max_all", "topk"}
+    rng : numpy.random.Generator
+        Draws the random choices among ties.
+    topk : int
+        Number of positives for ``"topk"`` (the row's own target is always one of them).
+    """
+    rowmax = k.max(axis=1, keepdims=True)
+    ties = k >= rowmax - TIE_RTOL * np.abs(rowmax)
+    if rule == "max_all":
+        return ties.astype(k.dtype)
+    score = np.where(ties, rng.random(k.shape), -1.0)
+    q = np.zeros_like(k)
+    rows = np.arange(k.shape[0])
+    if rule == "max_rand":
+        q[rows, score.argmax(axis=1)] = 1
+        return q
+    if rule == "topk":
+        np.fill_diagonal(score, 2.0)
+        n = min(topk, k.shape[1])
+        chosen = np.argpartition(-score, n - 1, axis=1)[:, :n]
+        q[rows[:, None], chosen] = 1
+        return q * ties
+    raise ValueError(f"rule must be one of {RULES[:3]} here, got {rule!r}")
+
+
+def layer_loss(
+    h: np.ndarray,
+    t_classes: np.ndarray,
+    y: np.ndarray,
+    k_classes: np.ndarray,
+    rule: str,
+    rng: np.random.Generator,
+    *,
+    topk: int = 6,
+    kind: str = "dot",
+    temperature: float = 1.0,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """One layer's sigprop loss and its gradients with respect to both streams.
+
+    Parameters
+    ----------
+    h : array (B, D)
+        Data activity of the layer.
+    t_classes : array (C, D)
+        The layer's output for each class's target (row c: class c).
+    y : int array (B,)
+        Labels of the batch.
+    k_classes : array (C, C)
+        Similarity of the layer's *input* targets between classes (``T_in T_in^T``);
+        ``K = k_classes[y][:, y]``. Ignored for ``per_class``.
+
+    Returns
+    -------
+    loss, dL/dh (B, D), dL/dt_classes (C, D)
+    """
+    n_classes = t_classes.shape[0]
+    if rule == "per_class":
+        a, back = similarity(h, t_classes, kind, temperature)
+        loss, g = soft_target_cross_entropy(a, one_hot(y, n_classes, h.dtype))
+        dh, dt_classes = back(g)
+        return loss, dh, dt_classes
+    a, back = similarity(h, t_classes[y], kind, temperature)
+    q = positive_weights(k_classes[np.ix_(y, y)], rule, rng, topk)
+    loss, g = soft_target_cross_entropy(a, q)
+    dh, dt = back(g)
+    # each row of dt belongs to its sample's class target: sum them per class
+    return loss, dh, one_hot(y, n_classes, h.dtype).T @ dt
