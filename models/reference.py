@@ -32,7 +32,7 @@ import numpy as np
 
 from neurosig.config import param
 from neurosig.models.baselines import MLPConfig
-from neurosig.nn import Adam, Dense, add_gradients, cross_entropy
+from neurosig.nn import Adam, Dense, cross_entropy
 from neurosig.registry import ModelSpec, register_model
 from neurosig.sigprop import RULES, SIMILARITIES, layer_loss, similarity
 
@@ -159,9 +159,11 @@ class SPCore:
             loss, dh, dt = self._loss(h, t, y, k_classes, rng)
             name = f"layer{i + 1}"
             losses[name] = loss
-            grads[name] = add_gradients(
-                layer.backward(dh, cache_h, input_grad=False)[1],
-                layer.backward(dt, cache_t, input_grad=False)[1],
+            # both streams' contributions to dW in one product: [dz_h; dz_t]^T [h_in; t_in]
+            grads[name] = layer.parameter_gradients(
+                np.concatenate([layer.output_to_preactivation(dh, cache_h),
+                                layer.output_to_preactivation(dt, cache_t)]),
+                np.concatenate([cache_h.x, cache_t.x]),
             )
 
         logits, cache_r = self.readout.forward(h)

@@ -379,19 +379,42 @@ class Experiment:
                 groups[prefix][rest] = value
             elif prefix == "model" and rest:
                 groups["params"][rest] = value
-            else:
+            elif key in ("name", "description"):
                 top[key] = value
-        exp = dataclasses.replace(
+            else:
+                raise ConfigError(f"{key}: cannot change this; use name, description, data_*, "
+                                  "train_* or model_* (e.g. train_epochs=5)")
+        return dataclasses.replace(
             self,
-            data=dataclasses.replace(self.data, **groups["data"]),
-            train=dataclasses.replace(self.train, **groups["train"]),
-            params=dataclasses.replace(self.params, **groups["params"]),
+            data=_replace_fields(self.data, groups["data"], "data"),
+            train=_replace_fields(self.train, groups["train"], "train"),
+            params=_replace_fields(self.params, groups["params"], "model"),
             **top,
         )
-        check(exp.data, "data")
-        check(exp.train, "train")
-        check(exp.params, "model")
-        return exp
+
+
+def _replace_fields(obj: Any, changes: dict[str, Any], where: str) -> Any:
+    """``dataclasses.replace`` with Python values converted and checked like TOML values.
+
+    Unit fields take a float in the field's unit or a string with a unit.
+    """
+    if not changes:
+        return obj
+    hints = typing.get_type_hints(type(obj))
+    fields = {f.name: f for f in dataclasses.fields(obj) if f.init}
+    converted = {}
+    for key, value in changes.items():
+        if key not in fields:
+            raise ConfigError(f"{where}.{key}: unknown field.{_suggest(key, fields)} "
+                              f"Valid fields: {', '.join(fields)}")
+        meta = dict(fields[key].metadata)
+        if meta.get("unit") and isinstance(value, int | float) and not isinstance(value, bool):
+            meta["unit"] = None  # a bare number is already in the field's unit
+            value = float(value)
+        converted[key] = _coerce(value, hints[key], meta, f"{where}.{key}")
+    new = dataclasses.replace(obj, **converted)
+    check(new, where)
+    return new
 
 
 _TOP_LEVEL = ("name", "description", "model", "data", "train")
@@ -430,6 +453,14 @@ def experiment_from_dict(d: dict[str, Any], source: str = "<dict>") -> Experimen
     )
 
 
+def experiment_from_toml(text: str, source: str = "<text>") -> Experiment:
+    """An experiment from TOML text, e.g. the ``config`` attribute of a saved Result."""
+    try:
+        return experiment_from_dict(tomllib.loads(text), source)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML ({err})") from None
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing or malformed file is a ConfigError naming it."""
     path = Path(path)
@@ -443,7 +474,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_experiment(spec: str | Path) -> Experiment:
-    """An experiment from a TOML file, a preset name, or a bare model name (its defaults).
+    """An experiment from a TOML file, a saved Result (``.nc``: the experiment that made it),
+    a preset name, or a bare model name (its defaults).
 
     Examples
     --------
@@ -453,6 +485,10 @@ def load_experiment(spec: str | Path) -> Experiment:
     from neurosig.registry import model_names, preset_paths
 
     path = Path(spec)
+    if path.suffix == ".nc":
+        from neurosig.results import load_result
+
+        return experiment_from_toml(load_result(path).attrs["config"], str(path))
     if path.suffix == ".toml" or path.exists():
         return experiment_from_dict(read_toml(path), str(path))
     presets = preset_paths()

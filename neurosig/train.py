@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from neurosig.config import Experiment, check
 from neurosig.data import Dataset, load_dataset
@@ -136,7 +136,8 @@ def _result(
         ds[f"param_{block}_{name}"] = (dims, value)
     n_rec = min(experiment.train.record_samples, len(data.y_test))
     if n_rec:
-        ds["recorded_label"] = ("sample", data.y_test[:n_rec])
+        ds.coords["sample"] = np.arange(n_rec)
+        ds.coords["label"] = ("sample", data.y_test[:n_rec], {"long_name": "true class"})
         for i, act in enumerate(model.hidden_activity(data.x_test[:n_rec])):
             ds[f"activity_layer{i + 1}"] = (
                 ("sample", f"layer{i + 1}_unit"),

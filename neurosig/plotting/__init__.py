@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import xarray as xr
 from matplotlib.axes import Axes
@@ -29,6 +30,10 @@ def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
         return ax.figure, ax
     with plt.style.context(STYLE):
         fig, ax = plt.subplots()
+        interactive = matplotlib.is_interactive()
+    # leaving the style context restores rcParams, which switched interactive mode off in
+    # Jupyter: later figures of the session then no longer displayed
+    matplotlib.interactive(interactive)
     return fig, ax
 
 
@@ -70,6 +75,7 @@ def learning_curves(
                     linewidth=0,
                 )
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(f"{variable.replace('_', ' ')} (%)")
         ax.legend()
     return fig
