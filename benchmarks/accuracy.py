@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import dataclasses
 import json
 import math
 import multiprocessing
@@ -274,23 +273,6 @@ def default_models(datasets: Sequence[str]) -> list[str]:
     return known + sorted(set(found) - set(known))
 
 
-def _coerce(exp: Experiment, key: str, value: Any) -> Any:
-    """Make ``value`` fit the field ``key`` of ``exp`` (Experiment.replace does not convert)."""
-    prefix, _, name = key.partition("_")
-    group = {"model": exp.params, "train": exp.train, "data": exp.data}.get(prefix)
-    if group is None or key == "name":
-        return value
-    if not hasattr(group, name):
-        valid = ", ".join(f"{prefix}_{f.name}" for f in dataclasses.fields(group))
-        raise ConfigError(f"{key}: no such field of the {exp.model} preset. Valid: {valid}")
-    current = getattr(group, name)
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(current, tuple) and not isinstance(value, tuple):
-        return (value,)
-    return value
-
-
 def make_experiment(dataset: str, row: Row, seed: int, base: dict[str, Any]) -> Run:
     """The preset ``<model>-<dataset>`` with ``base`` (quick/epochs), the row's changes, seed."""
     preset = f"{row.model}-{dataset}"
@@ -300,7 +282,6 @@ def make_experiment(dataset: str, row: Row, seed: int, base: dict[str, Any]) -> 
     changes = {**base, **row.changes}
     if row.label != row.model:
         changes.setdefault("name", f"{row.label}-{dataset}")
-    changes = {k: _coerce(exp, k, v) for k, v in changes.items()}
     exp = exp.replace(**changes, train_seed=seed)
     return Run(dataset, row, seed, exp, changes)
 

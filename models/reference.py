@@ -19,7 +19,10 @@ cross-entropy on the detached last layer, and the nearest forwarded class target
 (``argmax_c sim(h_L, t_L^c)``), give the predictions.
 
 Where neurosig differs from the authors' code (each documented in :mod:`neurosig.sigprop`):
-random choice among tied positives; ``topk`` never takes other-class samples; dropout acts on
+random choice among tied positives; ``topk`` never takes other-class samples; positives are
+found by the *cosine* similarity of the input targets, so that a class whose target is longer
+cannot become the positive of other classes' samples (it did with raw dot products here, and
+the representation collapsed); dropout acts on
 the data stream only, so that every sample of a class keeps one exact target; optional
 per-sample layer normalisation instead of batch normalisation with batch statistics.
 """
@@ -31,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosig.config import param
-from neurosig.models.baselines import MLPConfig
-from neurosig.nn import Adam, Dense, cross_entropy
+from neurosig.models.baselines import LayeredModel, MLPConfig, hidden_blocks, linear_block
+from neurosig.nn import Dense, cross_entropy
 from neurosig.registry import ModelSpec, register_model
-from neurosig.sigprop import RULES, SIMILARITIES, layer_loss, similarity
+from neurosig.sigprop import RULES, SIMILARITIES, cosine_gram, layer_loss, similarity
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,11 @@ class SPCoreConfig(MLPConfig):
     )
 
 
-class SPCore:
+class SPCore(LayeredModel):
     """A sigprop MLP trained layer by layer with the authors' mini-batch semantics.
+
+    The hidden layers and the readout are drawn first, as in every baseline, so that the same
+    seed gives SP-core and BP the same initial hidden weights; the label projection after them.
 
     Examples
     --------
@@ -69,41 +75,23 @@ class SPCore:
     ['layer1', 'readout', 'signal']
     """
 
-    readouts = ("linear", "target")
-
     def __init__(
         self, config: SPCoreConfig, n_in: int, n_classes: int, rng: np.random.Generator
     ) -> None:
-        self.config = config
-        self.n_classes = n_classes
-        self.dtype = np.dtype(config.dtype).type
-        if config.readout == "target":
-            self.readouts = ("target", "linear")
-        dense = dict(rng=rng, dtype=self.dtype)
-        self.signal = Dense(n_classes, n_in, activation="relu", norm="layer", **dense)
-        sizes = (n_in, *config.hidden)
-        self.layers = [
-            Dense(a, b, config.activation, config.norm, config.dropout, **dense)
-            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-        ]
-        self.readout = Dense(sizes[-1], n_classes, activation="linear", **dense)
-        opt = dict(lr=config.lr, weight_decay=config.weight_decay)
-        self.optimisers = {
-            name: Adam(block.params, **opt)
-            for name, block in self._blocks().items()
-            if name != "signal" or config.signal == "learned"
-        }
-        self.loss_names = tuple(
-            (["signal"] if config.signal == "learned" else [])
-            + [f"layer{i + 1}" for i in range(len(self.layers))]
-            + ["readout"]
+        super().__init__(config, n_classes)
+        primary = config.readout
+        self.readouts = (primary, *(r for r in ("linear", "target") if r != primary))
+        self.layers = hidden_blocks(config, n_in, rng)
+        readout = linear_block(config.hidden[-1], n_classes, rng, self.dtype)
+        self.signal = Dense(
+            n_classes, n_in, activation="relu", norm="layer", rng=rng, dtype=self.dtype
         )
-
-    def _blocks(self) -> dict[str, Dense]:
-        blocks = {"signal": self.signal}
-        blocks.update({f"layer{i + 1}": layer for i, layer in enumerate(self.layers)})
-        blocks["readout"] = self.readout
-        return blocks
+        self.blocks["signal"] = self.signal
+        self.blocks.update({f"layer{i + 1}": layer for i, layer in enumerate(self.layers)})
+        self.blocks["readout"] = readout
+        trained = [name for name in self.blocks if name != "signal" or config.signal == "learned"]
+        self.add_optimisers(trained)
+        self.loss_names = tuple(trained)
 
     # ---------------------------------------------------------------------------------------
     # Learning
@@ -153,7 +141,7 @@ class SPCore:
 
         h = x
         for i, layer in enumerate(self.layers):
-            k_classes = t @ t.T  # similarity of this layer's input targets
+            k_classes = cosine_gram(t)  # similarity of this layer's input targets
             h, cache_h = layer.forward(h, train=True, rng=rng)
             t, cache_t = layer.forward(t)
             loss, dh, dt = self._loss(h, t, y, k_classes, rng)
@@ -161,28 +149,20 @@ class SPCore:
             losses[name] = loss
             # both streams' contributions to dW in one product: [dz_h; dz_t]^T [h_in; t_in]
             grads[name] = layer.parameter_gradients(
-                np.concatenate([layer.output_to_preactivation(dh, cache_h),
-                                layer.output_to_preactivation(dt, cache_t)]),
+                np.concatenate(
+                    [
+                        layer.output_to_preactivation(dh, cache_h),
+                        layer.output_to_preactivation(dt, cache_t),
+                    ]
+                ),
                 np.concatenate([cache_h.x, cache_t.x]),
             )
 
-        logits, cache_r = self.readout.forward(h)
+        readout = self.blocks["readout"]
+        logits, cache_r = readout.forward(h)
         losses["readout"], dlogits = cross_entropy(logits, y)
-        grads["readout"] = self.readout.backward(dlogits, cache_r, input_grad=False)[1]
+        grads["readout"] = readout.backward(dlogits, cache_r, input_grad=False)[1]
         return losses, grads
-
-    def train_batch(
-        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
-    ) -> dict[str, float]:
-        """One local update of every layer on a mini-batch; returns the losses."""
-        losses, grads = self.gradients(x, y, rng)
-        for name, g in grads.items():
-            self.optimisers[name].step(g)
-        return losses
-
-    def set_learning_rate(self, lr: float) -> None:
-        for opt in self.optimisers.values():
-            opt.lr = lr
 
     # ---------------------------------------------------------------------------------------
     # Inference
@@ -210,36 +190,9 @@ class SPCore:
         t_last = self.class_targets()[-1]
         scores, _ = similarity(h_last, t_last, self.config.similarity, self.config.temperature)
         return {
-            "linear": self.readout.forward(h_last)[0].argmax(axis=1),
+            "linear": self.blocks["readout"].forward(h_last)[0].argmax(axis=1),
             "target": scores.argmax(axis=1),
         }
-
-    # ---------------------------------------------------------------------------------------
-    # State
-    # ---------------------------------------------------------------------------------------
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        state = {}
-        for name, block in self._blocks().items():
-            for key, value in block.params.items():
-                state[f"{name}.{key}"] = value.copy()
-            if name in self.optimisers:
-                for key, value in self.optimisers[name].state().items():
-                    state[f"adam.{name}.{key}"] = np.array(value, copy=True)
-        return state
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for name, block in self._blocks().items():
-            for key, value in block.params.items():
-                value[...] = state[f"{name}.{key}"]
-            if name in self.optimisers:
-                self.optimisers[name].load_state(
-                    {
-                        k.split(".", 2)[2]: v
-                        for k, v in state.items()
-                        if k.startswith(f"adam.{name}.")
-                    }
-                )
 
 
 def build(config: SPCoreConfig, n_in: int, n_classes: int, rng: np.random.Generator) -> SPCore:

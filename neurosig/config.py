@@ -382,8 +382,10 @@ class Experiment:
             elif key in ("name", "description"):
                 top[key] = value
             else:
-                raise ConfigError(f"{key}: cannot change this; use name, description, data_*, "
-                                  "train_* or model_* (e.g. train_epochs=5)")
+                raise ConfigError(
+                    f"{key}: cannot change this; use name, description, data_*, "
+                    "train_* or model_* (e.g. train_epochs=5)"
+                )
         return dataclasses.replace(
             self,
             data=_replace_fields(self.data, groups["data"], "data"),
@@ -405,8 +407,10 @@ def _replace_fields(obj: Any, changes: dict[str, Any], where: str) -> Any:
     converted = {}
     for key, value in changes.items():
         if key not in fields:
-            raise ConfigError(f"{where}.{key}: unknown field.{_suggest(key, fields)} "
-                              f"Valid fields: {', '.join(fields)}")
+            raise ConfigError(
+                f"{where}.{key}: unknown field.{_suggest(key, fields)} "
+                f"Valid fields: {', '.join(fields)}"
+            )
         meta = dict(fields[key].metadata)
         if meta.get("unit") and isinstance(value, int | float) and not isinstance(value, bool):
             meta["unit"] = None  # a bare number is already in the field's unit

@@ -3,7 +3,8 @@
 Sigprop (Kohan, Rietman & Siegelmann, IEEE TNNLS 2023, arXiv:2204.01723) sends the label
 forward as a second input. At every layer the data activity ``H`` (B x D) is compared with the
 forwarded targets ``T`` by logits ``A = sim(H, T)``; which target is *positive* for a row is
-decided by the layer's **input** targets ``K = T_in T_in^T``. The per-layer loss is a softmax
+decided by the layer's **input** targets ``K = cos(T_in, T_in)`` (the library: ``T_in T_in^T``;
+see :func:`cosine_gram`). The per-layer loss is a softmax
 cross-entropy with (unnormalised) target weights ``Q``::
 
     L = (1/B) sum_ij -Q_ij log softmax(A_i)_j,     dL/dA = (rowsum(Q) * P - Q) / B.
@@ -67,6 +68,19 @@ def similarity(
 
         return a, back
     raise ValueError(f"similarity must be one of {SIMILARITIES}, got {kind!r}")
+
+
+def cosine_gram(t: np.ndarray) -> np.ndarray:
+    """``K_ij = cos(t_i, t_j)``: the similarity of targets that decides the positives.
+
+    The authors' library uses raw dot products ``T T^T``. Then a row's maximum is not
+    necessarily its own class: a longer target of another class can win (``t_a . t_c >
+    t_a . t_a``), its samples become the positives of class ``a``, and the layer learns to merge
+    the classes; this happened in neurosig's tests. The cosine keeps the documented intent (the
+    maximum, 1, is reached exactly by the targets equal in direction to one's own).
+    """
+    tn = t / (np.sqrt((t * t).sum(axis=1, keepdims=True)) + 1e-12)
+    return tn @ tn.T
 
 
 def positive_weights(

@@ -85,7 +85,7 @@ def test_configuration_errors_are_reported_before_any_run(tmp_path):
     proc = _run("--quick", "--datasets", "digits", "--variant", "x:model=sp-core,los=topk",
                 "--out", str(tmp_path / "acc.md"))  # fmt: skip
     assert proc.returncode == 2
-    assert "model_los" in proc.stderr and "model_loss" in proc.stderr
+    assert "model.los: unknown field" in proc.stderr and "'loss'" in proc.stderr
     assert not (tmp_path / "acc.md").exists()
 
 

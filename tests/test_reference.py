@@ -39,7 +39,7 @@ def test_every_layer_gradient_matches_finite_differences(rule, similarity, norm)
     x = batch()
     _, grads = losses_and_grads(net, x)
     eps = 1e-6
-    for name, block in net._blocks().items():
+    for name, block in net.blocks.items():
         for key, param in block.params.items():
             numeric = np.zeros_like(param)
             for idx in np.ndindex(param.shape):
@@ -61,11 +61,11 @@ def test_update_of_a_layer_reads_nothing_from_later_layers(rule):
     x = batch()
     net = small_net(loss=rule)
     _, reference = losses_and_grads(net, x)
-    names = list(net._blocks())
+    names = list(net.blocks)
     for cut in range(len(names) - 1):
         poisoned = small_net(loss=rule)
         for later in names[cut + 1 :]:
-            for p in poisoned._blocks()[later].params.values():
+            for p in poisoned.blocks[later].params.values():
                 p[...] = np.nan
         _, grads = losses_and_grads(poisoned, x)
         for name in names[: cut + 1]:
