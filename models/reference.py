@@ -44,15 +44,15 @@ from neurosig.sigprop import RULES, SIMILARITIES, cosine_gram, layer_loss, simil
 class SPCoreConfig(MLPConfig):
     """Parameters of SP-core (on top of the shared MLP fields)."""
 
-    loss: str = param("topk", "per-layer sigprop loss", choices=RULES)
+    loss: str = param("per_class", "per-layer sigprop loss", choices=RULES)
     topk: int = param(6, "positives per sample for loss = 'topk'", bounds=(1, None))
     signal: str = param(
         "learned",
         "label projection S: trained by its own loss, or fixed random",
         choices=("learned", "fixed"),
     )
-    similarity: str = param("dot", "logits between data and targets", choices=SIMILARITIES)
-    temperature: float = param(1.0, "logits are divided by this", bounds=(1e-4, 1e4))
+    similarity: str = param("cosine", "logits between data and targets", choices=SIMILARITIES)
+    temperature: float = param(0.1, "logits are divided by this", bounds=(1e-4, 1e4))
     readout: str = param(
         "linear",
         "primary readout: linear CE head, or nearest class target",
