@@ -33,8 +33,7 @@ def run_demo(out: Path, epochs: int | None = None, progress: bool = True) -> dic
         results[exp.model] = ds
         table[exp.model] = float(ds.test_accuracy[-1])
         print(f"{exp.model:<24} {100 * table[exp.model]:>12.1f} % {seconds:>9.1f} s")
-    fig = learning_curves(results)
-    fig.axes[0].set_title("digits (8x8), test set")
+    fig = learning_curves(results, title="digits (8x8), test set")
     for path in save_figure(fig, out / "learning_curves"):
         print(f"figure: {path}")
     return table

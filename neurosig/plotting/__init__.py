@@ -41,6 +41,7 @@ def learning_curves(
     results: xr.Dataset | Mapping[str, xr.Dataset] | Mapping[str, list[xr.Dataset]],
     *,
     variable: str = "test_accuracy",
+    title: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Accuracy (in %) against epoch for one or several Results.
@@ -52,6 +53,8 @@ def learning_curves(
         the mean with a band of +- one standard deviation).
     variable
         A per-epoch variable of the Results (``test_accuracy``, ``validation_accuracy``...).
+    title
+        Axes title.
     ax
         Draw into these axes instead of a new figure.
     """
@@ -78,6 +81,8 @@ def learning_curves(
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(f"{variable.replace('_', ' ')} (%)")
         ax.legend()
+        if title:
+            ax.set_title(title)
     return fig
 
 
@@ -90,6 +95,7 @@ def save_figure(
     written = []
     for fmt in formats:
         target = path.with_suffix(f".{fmt}")
-        fig.savefig(target)
+        # explicit, because the style's savefig settings are not active outside its context
+        fig.savefig(target, dpi=300, bbox_inches="tight", pad_inches=0.02)
         written.append(target)
     return written
