@@ -54,20 +54,27 @@ def similarity(
 
         return a, back
     if kind == "cosine":
-        hn_norm = np.sqrt((h * h).sum(axis=1, keepdims=True)) + 1e-8
-        tn_norm = np.sqrt((t * t).sum(axis=1, keepdims=True)) + 1e-8
-        hn, tn = h / hn_norm, t / tn_norm
+        h_norm, t_norm = _row_norms(h), _row_norms(t)
+        hn, tn = h / h_norm, t / t_norm
         a = (hn @ tn.T) / temperature
 
         def back(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             g = g / temperature
-            dhn, dtn = g @ tn, g.T @ hn
-            dh = (dhn - hn * (dhn * hn).sum(axis=1, keepdims=True)) / hn_norm
-            dt = (dtn - tn * (dtn * tn).sum(axis=1, keepdims=True)) / tn_norm
-            return dh, dt
+            return _unit_backward(g @ tn, hn, h_norm), _unit_backward(g.T @ hn, tn, t_norm)
 
         return a, back
     raise ValueError(f"similarity must be one of {SIMILARITIES}, got {kind!r}")
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", x, x))[:, None] + 1e-8
+
+
+def _unit_backward(d: np.ndarray, unit: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Carry ``d = dL/du`` back through ``u = x / ||x||`` (overwrites ``d``)."""
+    d -= unit * np.einsum("ij,ij->i", d, unit)[:, None]
+    d /= norm
+    return d
 
 
 def cosine_gram(t: np.ndarray) -> np.ndarray:
@@ -79,7 +86,7 @@ def cosine_gram(t: np.ndarray) -> np.ndarray:
     the classes; this happened in neurosig's tests. The cosine keeps the documented intent (the
     maximum, 1, is reached exactly by the targets equal in direction to one's own).
     """
-    tn = t / (np.sqrt((t * t).sum(axis=1, keepdims=True)) + 1e-12)
+    tn = t / _row_norms(t)
     return tn @ tn.T
 
 
