@@ -2,8 +2,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.neurosig-installed
-# One BLAS thread per process keeps timings honest on small shared machines.
-export OMP_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
 
 .PHONY: demo test test-all bench lint clean
@@ -21,8 +19,12 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -m ""
 
+# The published tables: about 1.5 h on 2 cores (see benchmarks/results/*.md for the commands).
 bench: $(STAMP)
-	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/throughput.py --network mnist1d
+	$(PY) benchmarks/throughput.py --network fashion-mnist
+	$(PY) benchmarks/accuracy.py --datasets mnist1d --seeds 5 --jobs 2
+	$(PY) benchmarks/accuracy.py --datasets fashion-mnist --seeds 1 --jobs 2 --append
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -234,3 +234,9 @@ def test_progress_bar_does_not_break_training(npz_data, capsys):
     start = time.perf_counter()
     train(quick("random-features", f"npz:{npz_data}", epochs=1), progress=True)
     assert time.perf_counter() - start < 60
+
+
+def test_cli_data_fetch_unknown_name_is_a_clear_error(capsys):
+    assert main(["data", "fetch", "mnist2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosig: error:") and "mnist2" in err
