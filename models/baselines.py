@@ -181,6 +181,12 @@ class LayeredModel:
         self.feedback: dict[str, np.ndarray] = {}
         self.optimisers: dict[str, nn.Adam] = {}
 
+    def add_mlp(self, n_in: int, rng: np.random.Generator, head: str) -> None:
+        """Add the hidden blocks ``layer1..layerL`` and a linear block ``head`` on top."""
+        for i, block in enumerate(hidden_blocks(self.config, n_in, rng), start=1):
+            self.blocks[f"layer{i}"] = block
+        self.blocks[head] = linear_block(self.config.hidden[-1], self.n_classes, rng, self.dtype)
+
     def add_optimisers(self, names: list[str]) -> None:
         """Give each named block its own Adam, with the config's learning rate and decay."""
         for name in names:
@@ -277,10 +283,7 @@ class FeedbackMLP(LayeredModel):
         self, config: MLPConfig, n_in: int, n_classes: int, rng: np.random.Generator
     ) -> None:
         super().__init__(config, n_classes)
-        hidden = hidden_blocks(config, n_in, rng)
-        for i, block in enumerate(hidden, start=1):
-            self.blocks[f"layer{i}"] = block
-        self.blocks["output"] = linear_block(config.hidden[-1], n_classes, rng, self.dtype)
+        self.add_mlp(n_in, rng, head="output")
         self.add_optimisers(list(self.blocks))
 
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -425,9 +428,7 @@ class RandomFeatures(LayeredModel):
         self, config: MLPConfig, n_in: int, n_classes: int, rng: np.random.Generator
     ) -> None:
         super().__init__(config, n_classes)
-        for i, block in enumerate(hidden_blocks(config, n_in, rng), start=1):
-            self.blocks[f"layer{i}"] = block
-        self.blocks["readout"] = linear_block(config.hidden[-1], n_classes, rng, self.dtype)
+        self.add_mlp(n_in, rng, head="readout")
         self.add_optimisers(["readout"])
 
     def _hidden(

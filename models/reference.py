@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosig.config import param
-from neurosig.models.baselines import LayeredModel, MLPConfig, hidden_blocks, linear_block
+from neurosig.models.baselines import LayeredModel, MLPConfig
 from neurosig.nn import Dense, cross_entropy
 from neurosig.registry import ModelSpec, register_model
 from neurosig.sigprop import RULES, SIMILARITIES, cosine_gram, layer_loss, similarity
@@ -81,14 +81,12 @@ class SPCore(LayeredModel):
         super().__init__(config, n_classes)
         primary = config.readout
         self.readouts = (primary, *(r for r in ("linear", "target") if r != primary))
-        self.layers = hidden_blocks(config, n_in, rng)
-        readout = linear_block(config.hidden[-1], n_classes, rng, self.dtype)
+        self.add_mlp(n_in, rng, head="readout")
+        self.layers = [self.blocks[f"layer{i + 1}"] for i in range(len(config.hidden))]
         self.signal = Dense(
             n_classes, n_in, activation="relu", norm="layer", rng=rng, dtype=self.dtype
         )
-        self.blocks["signal"] = self.signal
-        self.blocks.update({f"layer{i + 1}": layer for i, layer in enumerate(self.layers)})
-        self.blocks["readout"] = readout
+        self.blocks = {"signal": self.signal, **self.blocks}
         trained = [name for name in self.blocks if name != "signal" or config.signal == "learned"]
         self.add_optimisers(trained)
         self.loss_names = tuple(trained)
