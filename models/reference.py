@@ -137,24 +137,19 @@ class SPCore(LayeredModel):
             losses["signal"] = loss
             grads["signal"] = self.signal.backward(dt, cache_t, input_grad=False)[1]
 
-        h = x
+        # Data rows stacked above the C class-target rows: one product per layer serves both
+        # streams (same weights), and dW = [dz_h; dz_t]^T [h_in; t_in] sums both contributions.
+        b = len(y)
+        stacked = np.concatenate([x, t])
         for i, layer in enumerate(self.layers):
-            k_classes = cosine_gram(t)  # similarity of this layer's input targets
-            h, cache_h = layer.forward(h, train=True, rng=rng)
-            t, cache_t = layer.forward(t)
-            loss, dh, dt = self._loss(h, t, y, k_classes, rng)
+            k_classes = cosine_gram(stacked[b:])  # similarity of this layer's input targets
+            stacked, cache = layer.forward(stacked, train=True, rng=rng, dropout_rows=b)
+            loss, dh, dt = self._loss(stacked[:b], stacked[b:], y, k_classes, rng)
             name = f"layer{i + 1}"
             losses[name] = loss
-            # both streams' contributions to dW in one product: [dz_h; dz_t]^T [h_in; t_in]
-            grads[name] = layer.parameter_gradients(
-                np.concatenate(
-                    [
-                        layer.output_to_preactivation(dh, cache_h),
-                        layer.output_to_preactivation(dt, cache_t),
-                    ]
-                ),
-                np.concatenate([cache_h.x, cache_t.x]),
-            )
+            dz = layer.output_to_preactivation(np.concatenate([dh, dt]), cache)
+            grads[name] = layer.parameter_gradients(dz, cache.x)
+        h = stacked[:b]
 
         readout = self.blocks["readout"]
         logits, cache_r = readout.forward(h)

@@ -124,9 +124,17 @@ class Dense:
         return {"W": self.W, "b": self.b}
 
     def forward(
-        self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None
+        self,
+        x: np.ndarray,
+        train: bool = False,
+        rng: np.random.Generator | None = None,
+        dropout_rows: int | None = None,
     ) -> tuple[np.ndarray, DenseCache]:
-        """Return the block output for ``x`` (batch, n_in) and the cache for ``backward``."""
+        """Return the block output for ``x`` (batch, n_in) and the cache for ``backward``.
+
+        ``dropout_rows``: apply dropout to the first rows only (data rows stacked above target
+        rows, which must pass unchanged); default all rows.
+        """
         z = x @ self.W.T + self.b
         n = inv_sigma = None
         u = z
@@ -138,14 +146,20 @@ class Dense:
         y = a
         if train and self.dropout > 0:
             keep = 1 - self.dropout
-            mask = (rng.random(a.shape, dtype=np.float32) < keep).astype(a.dtype) / keep
-            y = a * mask
+            rows = len(a) if dropout_rows is None else dropout_rows
+            mask = (rng.random((rows, a.shape[1]), dtype=np.float32) < keep).astype(a.dtype) / keep
+            y = a * mask if rows == len(a) else np.concatenate([a[:rows] * mask, a[rows:]])
         return y, DenseCache(x=x, z=z, n=n, inv_sigma=inv_sigma, a=a, mask=mask)
 
     def output_to_preactivation(self, dy: np.ndarray, cache: DenseCache) -> np.ndarray:
         """Carry an error on the output back to the pre-activation ``z = W x + b``."""
         if cache.mask is not None:
-            dy = dy * cache.mask
+            rows = len(cache.mask)
+            dy = (
+                dy * cache.mask
+                if rows == len(dy)
+                else np.concatenate([dy[:rows] * cache.mask, dy[rows:]])
+            )
         u = cache.n if cache.n is not None else cache.z
         du = activation_backward(dy, u, cache.a, self.activation)
         if cache.n is not None:
