@@ -110,6 +110,8 @@ def main() -> int:
     import json
     import os
 
+    import numpy  # noqa: F401  (loaded so that the header names numpy's BLAS)
+
     out = args.out or Path(__file__).parent / "results" / f"throughput-{args.network}.md"
     hidden = "1024-1024"
     parts = [
