@@ -198,7 +198,7 @@ def train(
         range(1, cfg.epochs + 1),
         desc=experiment.name,
         unit="epoch",
-        disable=not progress,
+        disable=None if progress else True,  # None: a bar on terminals only, clean logs
         leave=False,
     )
     for epoch in bar:
