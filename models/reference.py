@@ -102,7 +102,8 @@ class SPCore(LayeredModel):
         y: np.ndarray,
         k_classes: np.ndarray,
         rng: np.random.Generator,
-    ) -> tuple[float, np.ndarray, np.ndarray]:
+        need_h: bool = True,
+    ) -> tuple[float, np.ndarray | None, np.ndarray]:
         c = self.config
         return layer_loss(
             h,
@@ -114,6 +115,7 @@ class SPCore(LayeredModel):
             topk=c.topk,
             kind=c.similarity,
             temperature=c.temperature,
+            need_h=need_h,
         )
 
     def gradients(
@@ -133,7 +135,7 @@ class SPCore(LayeredModel):
         # signal: the label projected into input space, compared with the raw input
         t, cache_t = self.signal.forward(eye)
         if self.config.signal == "learned":
-            loss, _, dt = self._loss(x, t, y, eye @ eye.T, rng)
+            loss, _, dt = self._loss(x, t, y, eye, rng, need_h=False)  # x is not learned
             losses["signal"] = loss
             grads["signal"] = self.signal.backward(dt, cache_t, input_grad=False)[1]
 

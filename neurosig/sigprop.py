@@ -42,25 +42,37 @@ def similarity(
 ) -> tuple[np.ndarray, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """Logits ``A = sim(H, T) / temperature`` and a function mapping dL/dA to (dL/dH, dL/dT).
 
+    The returned ``back(g, need_h=True)`` skips dL/dH (returns None) when ``need_h`` is False.
+
     ``"dot"`` is the raw dot product of the authors' library; ``"cosine"`` divides each row by
     its L2 norm first (bounded logits; neurosig's option).
     """
     if kind == "dot":
         a = (h @ t.T) / temperature
 
-        def back(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def back(g: np.ndarray, need_h: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
             g = g / temperature
-            return g @ t, g.T @ h
+            return (g @ t if need_h else None), g.T @ h
 
         return a, back
     if kind == "cosine":
+        # Written so that the data matrix h (B x D) is only multiplied, never normalised: with
+        # u_ic = cos(h_i, t_c) and g' = g / temperature, the gradient through h / ||h|| needs
+        # only s_i = sum_c g'_ic u_ic (B x C), and dh = (g' / ||h||) @ t_hat - h s / ||h||^2.
         h_norm, t_norm = _row_norms(h), _row_norms(t)
-        hn, tn = h / h_norm, t / t_norm
-        a = (hn @ tn.T) / temperature
+        tn = t / t_norm
+        u = (h @ tn.T) / h_norm
+        a = u / temperature
 
-        def back(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            g = g / temperature
-            return _unit_backward(g @ tn, hn, h_norm), _unit_backward(g.T @ hn, tn, t_norm)
+        def back(g: np.ndarray, need_h: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+            g_scaled = g / (temperature * h_norm)  # dL/d(h @ t_hat^T), B x C
+            dt = _unit_backward(g_scaled.T @ h, tn, t_norm)
+            if not need_h:
+                return None, dt
+            s = (g_scaled * u).sum(axis=1, keepdims=True)
+            dh = g_scaled @ tn
+            dh -= h * (s / h_norm)
+            return dh, dt
 
         return a, back
     raise ValueError(f"similarity must be one of {SIMILARITIES}, got {kind!r}")
@@ -135,7 +147,8 @@ def layer_loss(
     topk: int = 6,
     kind: str = "dot",
     temperature: float = 1.0,
-) -> tuple[float, np.ndarray, np.ndarray]:
+    need_h: bool = True,
+) -> tuple[float, np.ndarray | None, np.ndarray]:
     """One layer's sigprop loss and its gradients with respect to both streams.
 
     Parameters
@@ -150,19 +163,22 @@ def layer_loss(
         Similarity of the layer's *input* targets between classes (``T_in T_in^T``);
         ``K = k_classes[y][:, y]``. Ignored for ``per_class``.
 
+    need_h : bool
+        False when ``h`` is not learned (the raw input of the signal layer): dL/dh is skipped.
+
     Returns
     -------
-    loss, dL/dh (B, D), dL/dt_classes (C, D)
+    loss, dL/dh (B, D) or None, dL/dt_classes (C, D)
     """
     n_classes = t_classes.shape[0]
     if rule == "per_class":
         a, back = similarity(h, t_classes, kind, temperature)
         loss, g = soft_target_cross_entropy(a, one_hot(y, n_classes, h.dtype))
-        dh, dt_classes = back(g)
+        dh, dt_classes = back(g, need_h)
         return loss, dh, dt_classes
     a, back = similarity(h, t_classes[y], kind, temperature)
     q = positive_weights(k_classes[np.ix_(y, y)], rule, rng, topk)
     loss, g = soft_target_cross_entropy(a, q)
-    dh, dt = back(g)
+    dh, dt = back(g, need_h)
     # each row of dt belongs to its sample's class target: sum them per class
     return loss, dh, one_hot(y, n_classes, h.dtype).T @ dt
