@@ -110,7 +110,7 @@ def positive_weights(
     Parameters
     ----------
     k : array (B, B)
-        ``T_in T_in^T``; ties at a row's maximum mark same-class samples.
+        ``cos(T_in, T_in)`` (:func:`cosine_gram`); ties at a row's maximum mark same-class samples.
     rule : {"max_rand", "max_all", "topk"}
     rng : numpy.random.Generator
         Draws the random choices among ties.
@@ -160,7 +160,7 @@ def layer_loss(
     y : int array (B,)
         Labels of the batch.
     k_classes : array (C, C)
-        Similarity of the layer's *input* targets between classes (``T_in T_in^T``);
+        Similarity of the layer's *input* targets between classes (``cosine_gram(T_in)``);
         ``K = k_classes[y][:, y]``. Ignored for ``per_class``.
 
     need_h : bool
