@@ -65,7 +65,7 @@ from neurosig.train import load_experiment_data, train
 
 DEFAULT_OUT = Path("benchmarks/results/accuracy.md")
 DEFAULT_SEEDS = {"mnist1d": 5, "digits": 5, "fashion-mnist": 1, "mnist": 1}
-MODEL_ORDER = ("sp-core", "bp", "fa", "dfa", "ff", "random-features")
+MODEL_ORDER = ("sp-core", "bp", "fa", "dfa", "ff", "random-features", "rate")
 BASELINE = "bp"  # the row the "x BP" column divides by
 QUICK = {
     "train_epochs": 2,
@@ -213,9 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", choices=DATASETS, default=["mnist1d", "fashion-mnist"])
     p.add_argument(
         "--models",
-        nargs="+",
+        nargs="*",
         metavar="MODEL",
-        help="registered models (default: every model with a preset for the data set)",
+        help="registered models (default: every model with a preset for the data set; give "
+        "--models with no name to run only --variant rows)",
     )
     p.add_argument(
         "--variant",

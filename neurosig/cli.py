@@ -76,6 +76,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         width = max(len(r[0]) for r in rows)
         for name, default, allowed, doc in rows:
             print(f"  {name:<{width}}  {default:<14} {allowed:<28} {doc}")
+        if spec.equations is not None:
+            print("\nequations and updates with the default parameters (4 inputs, 3 classes):\n")
+            print(spec.equations(spec.config_cls()))
         return 0
     print("models:")
     for name in model_names():

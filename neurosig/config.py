@@ -339,6 +339,15 @@ class TrainConfig:
     record_samples: int = param(
         200, "test samples whose hidden-layer activity is stored in the Result", bounds=(0, None)
     )
+    train_eval_samples: int = param(
+        0,
+        "training samples (a fixed random subset) on which training accuracy is measured each"
+        " epoch; 0 = all",
+        bounds=(0, None),
+    )
+    record_every_epoch: bool = param(
+        False, "store the recorded test samples' activity after every epoch, not only the last"
+    )
 
 
 @dataclass(frozen=True)

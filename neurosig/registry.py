@@ -58,6 +58,7 @@ class ModelSpec:
     build: Callable[[Any, int, int, np.random.Generator], TrainableModel]
     description: str
     forward_only: bool  # True for learning rules with no feedback pathway (sigprop, FF, ...)
+    equations: Callable[[Any], str] | None = None  # simulator models: config -> equations text
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -64,6 +64,7 @@ class _History:
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     samples_per_second: list[float] = field(default_factory=list)
+    activity: list[list[np.ndarray]] = field(default_factory=list)  # epoch -> layer -> (n, units)
 
 
 def build_model(experiment: Experiment, data: Dataset) -> TrainableModel:
@@ -103,7 +104,7 @@ def _result(
             ),
             "loss": (
                 ("epoch", "layer"),
-                np.array(hist.loss).reshape(len(epochs), -1),
+                np.array(hist.loss).reshape(len(epochs), len(model.loss_names)),
                 {"units": "1", "long_name": "mean training loss of each part"},
             ),
             "learning_rate": ("epoch", np.array(hist.lr), {"units": "1"}),
@@ -133,6 +134,8 @@ def _result(
             continue
         block, name = key.split(".", 1)
         dims = tuple(f"{block}_{d}" for d in (("out", "in") if value.ndim == 2 else ("out",)))
+        if name == "memory":  # remembered class targets of a layer (rate/spiking models)
+            dims = ("class", f"{block}_out")
         ds[f"param_{block}_{name}"] = (dims, value)
     n_rec = min(experiment.train.record_samples, len(data.y_test))
     if n_rec:
@@ -144,6 +147,18 @@ def _result(
                 act,
                 {"units": "1", "long_name": "data-stream activity"},
             )
+        if hist.activity:  # epoch 0 = before training
+            ds.coords["record_epoch"] = np.arange(len(hist.activity))
+        for i in range(len(hist.activity[0]) if hist.activity else 0):
+            ds[f"activity_history_layer{i + 1}"] = (
+                ("record_epoch", "sample", f"layer{i + 1}_unit"),
+                np.stack([a[i] for a in hist.activity]),
+                {
+                    "units": "1",
+                    "long_name": "data-stream activity before training (record_epoch 0) and "
+                    "after each epoch",
+                },
+            )
     ds.attrs.update(provenance())
     ds.attrs.update(
         name=experiment.name,
@@ -153,7 +168,7 @@ def _result(
         seed=experiment.train.seed,
         config=experiment.to_toml(),
         status=status,
-        target="numpy",
+        target=getattr(model, "target", "numpy"),
         primary_readout=primary,
         feature_shape=str(tuple(data.feature_shape)),
     )
@@ -193,6 +208,10 @@ def train(
     hist = _History()
     last_good = model.state_dict()
     n = len(data.y_train)
+    train_eval = slice(None)
+    if 0 < cfg.train_eval_samples < n:  # a fixed subset, drawn from its own seed
+        subset_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(4)[3])
+        train_eval = np.sort(subset_rng.choice(n, cfg.train_eval_samples, replace=False))
 
     bar = tqdm(
         range(1, cfg.epochs + 1),
@@ -201,6 +220,8 @@ def train(
         disable=None if progress else True,  # None: a bar on terminals only, clean logs
         leave=False,
     )
+    if cfg.record_every_epoch and cfg.record_samples:
+        hist.activity.append(model.hidden_activity(data.x_test[: cfg.record_samples]))
     for epoch in bar:
         lr = learning_rate(base_lr, cfg.lr_schedule, epoch, cfg.epochs) if base_lr else 0.0
         if base_lr:
@@ -226,12 +247,14 @@ def train(
         hist.seconds.append(seconds)
         hist.samples_per_second.append(n / seconds if seconds > 0 else float("nan"))
         splits = (
-            (data.x_train, data.y_train),
+            (data.x_train[train_eval], data.y_train[train_eval]),
             (data.x_val, data.y_val),
             (data.x_test, data.y_test),
         )
         accs = [evaluate(model, x, y, cfg.eval_batch_size) for x, y in splits]
         hist.accuracy.append(np.array([[a[r] for r in model.readouts] for a in accs]))
+        if cfg.record_every_epoch and cfg.record_samples:
+            hist.activity.append(model.hidden_activity(data.x_test[: cfg.record_samples]))
         last_good = model.state_dict()
         if out is not None:
             save_result(_result(experiment, model, data, hist, "running"), out)

@@ -132,3 +132,87 @@ def test_append_replaces_the_same_run_and_keeps_the_others(accuracy):
     ]
     merged = accuracy.merge_rows(old, new)
     assert [float(r["test_accuracy"]) for r in merged] == [0.5, 0.7, 0.8]
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarks/speed.py: the rate model, Brian2 standalone against the numpy reference
+# --------------------------------------------------------------------------------------------
+
+SPEED = ROOT / "benchmarks" / "speed.py"
+
+
+@pytest.fixture(scope="module")
+def speed():
+    """benchmarks/speed.py as a module (it imports its sibling ``common``)."""
+    sys.path.insert(0, str(SPEED.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("speed_benchmark", SPEED)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("speed_benchmark", None)
+        sys.path.remove(str(SPEED.parent))
+
+
+def test_speed_quick_run_writes_markdown_and_csv(tmp_path):
+    """The smoke run: 784-50-10 and 784-100-10, chunks of 10 (one cold compile, ~1 minute)."""
+    from neurosig.models.rate import RateConfig
+
+    out = tmp_path / "speed.md"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(SPEED), "--quick", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    markdown = out.read_text()
+    defaults = RateConfig()
+    assert f"dt = {defaults.dt:g} ms, tau = {defaults.tau:g} ms" in markdown
+    assert "numpy BLAS limited to 1" in markdown and "brian2 " in markdown
+    columns = _cells(markdown, "phase")
+    for target in ("standalone", "reference"):
+        row = next(
+            line for line in markdown.splitlines()
+            if line.startswith("| training") and f" {target} " in line
+        )  # fmt: skip
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[columns.index("samples/s (median)")].replace(",", "")) > 0
+    assert _cells(markdown, "cold: empty NEUROSIG_CACHE, new process")
+    sweep = _cells(markdown, "784-100-10")
+    assert sweep[1] == "79,400"  # 784 x 100 + 100 x 10 plastic synapses
+    assert "standalone / reference at 784-50-10: training" in proc.stdout
+
+    with (tmp_path / "speed.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    train = [r for r in rows if r["section"] == "train"]
+    assert sorted((r["hidden"], r["target"]) for r in train) == [
+        ("100", "reference"), ("100", "standalone"), ("50", "reference"), ("50", "standalone"),
+    ]  # fmt: skip
+    assert {r["target"] for r in rows if r["section"] == "predict"} == {"standalone", "reference"}
+    assert [r["cache"] for r in rows if r["section"] == "compile"] == ["cold", "warm"]
+    for r in train:
+        assert float(r["samples_per_second"]) > 0 and r["steps_per_sample"] == "20"
+        assert float(r["dt_ms"]) == defaults.dt and r["blas_threads"] == "1"
+
+
+def test_speed_synaptic_operations_and_sweep_table(speed):
+    assert speed.synaptic_ops(1000, 20, 5.0) == 1000 * 2 * 20 * 5.0
+    result = {
+        "hidden": 100, "synapses": 79_400, "steps_per_sample": 20, "repeats": 3,
+        "samples_per_repeat": 400, "compile_seconds": 40.0, "cache": "new",
+        "train": {"standalone": [90.0, 100.0, 110.0], "reference": [200.0, 190.0, 210.0]},
+    }  # fmt: skip
+    assert speed.ratio(result) == pytest.approx(0.5)
+    row = _cells(speed.sweep_table([result]), "784-100-10")
+    assert row[2:5] == ["100.0", "200.0", "0.50"]
+    assert row[5] == f"{79_400 * 2 * 20 * 100 / 1e6:,.0f}"  # Msyn-op/s, standalone
+    assert row[-2:] == ["3 x 400", "40.0 (new)"]
+
+
+def test_speed_measures_fewer_chunks_for_big_networks(speed):
+    assert speed.chunks_and_repeats(500, 5, quick=False) == (2, 5)
+    assert speed.chunks_and_repeats(1000, 5, quick=False) == (1, 5)
+    assert speed.chunks_and_repeats(2000, 5, quick=False) == (1, 3)
+    assert speed.chunks_and_repeats(2000, 1, quick=True) == (1, 1)

@@ -21,8 +21,21 @@ def test_notebooks_are_found():
     assert NOTEBOOKS, "no notebooks/*.py found"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_in_quick_mode(notebook, tmp_path):
+@pytest.fixture(scope="module")
+def run_notebook(tmp_path_factory):
+    """Runs a notebook once per test module in quick mode; returns (process, output folder)."""
+    runs: dict[Path, tuple[subprocess.CompletedProcess, Path]] = {}
+
+    def run(notebook: Path) -> tuple[subprocess.CompletedProcess, Path]:
+        if notebook not in runs:
+            workdir = tmp_path_factory.mktemp(notebook.stem)
+            runs[notebook] = (_run_quick(notebook, workdir), workdir / "output")
+        return runs[notebook]
+
+    return run
+
+
+def _run_quick(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "NEUROSIG_QUICK": "1",
@@ -46,3 +59,23 @@ def test_notebook_runs_in_quick_mode(notebook, tmp_path):
         f"{notebook.name} failed with exit code {run.returncode}\n"
         f"--- stdout (tail) ---\n{run.stdout[-3000:]}\n--- stderr ---\n{run.stderr}"
     )
+    return run
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_quick_mode(notebook, run_notebook):
+    run_notebook(notebook)
+
+
+def test_rate_model_notebook_prints_equations_and_saves_its_figures(run_notebook):
+    notebook = NOTEBOOKS[0].parent / "02_rate_model.py"
+    run, output = run_notebook(notebook)
+    assert "dh_t/dt = " in run.stdout  # the model's equations
+    assert "trained on standalone" in run.stdout  # the real Brian2 program, not the reference
+    for readout in ("delta", "target"):
+        assert f"{readout} readout: test accuracy" in run.stdout
+    # before training and after each of the 2 epochs
+    assert run.stdout.count("class share of the variance") == 3
+    for figure in ("rate_learning_curves", "rate_hidden_activity"):
+        for suffix in (".pdf", ".png"):
+            assert (output / figure).with_suffix(suffix).stat().st_size > 0

@@ -23,22 +23,6 @@ from neurosig.results import save_result
 from neurosig.train import train
 
 
-@pytest.fixture
-def npz_data(tmp_path):
-    rng = np.random.default_rng(0)
-    centres = rng.normal(scale=2, size=(3, 12))
-    y_train, y_test = rng.integers(0, 3, 240), rng.integers(0, 3, 60)
-    path = tmp_path / "blobs.npz"
-    np.savez(
-        path,
-        x_train=centres[y_train] + rng.normal(size=(240, 12)),
-        y_train=y_train,
-        x_test=centres[y_test] + rng.normal(size=(60, 12)),
-        y_test=y_test,
-    )
-    return path
-
-
 def quick(model: str, data: str, epochs: int = 3, **changes):
     exp = load_experiment(model).replace(
         data_name=data,

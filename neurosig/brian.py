@@ -1,0 +1,242 @@
+"""Brian2 targets and the compile-once, batched C++ standalone driver.
+
+A Brian2 model in neurosig is *built once* and then *run many times*: every run presents a
+fixed-size batch of samples (2-D :class:`~brian2.TimedArray` stimuli), starts from the weights
+and slow variables the previous run left, and returns what the monitors recorded. Three targets
+run the same objects:
+
+``standalone`` (default)
+    Brian2's C++ standalone mode. The program is generated and compiled once
+    (:meth:`BrianProgram.build`); each batch is one execution of the binary in which
+    ``device.run(run_args=...)`` replaces the TimedArray contents and the variables carried
+    between batches (weights, biases, class memories, learning rates) without recompiling.
+    The project directory is cached under ``~/.cache/neurosig/brian/<hash>`` (``NEUROSIG_CACHE``
+    overrides the root): a second process with the same network structure only relinks.
+``cython`` / ``numpy``
+    Brian2's runtime targets, for notebooks and debugging: the network is stored once
+    (``Network.store``) and every batch restores it, writes the carried variables and runs.
+
+Only one Brian2 program can be live per process (Brian2's standalone device is global);
+building a new one makes the previous one stale, and running a stale program raises.
+
+Rules of the house honoured here: no ``network_operation`` (it is silently skipped in standalone
+mode), an explicit ``order`` on every update (set by the model), and one OpenMP thread (several
+processes share the machine).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import gc
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGETS = ("standalone", "cython", "numpy")
+
+_LIVE: list[BrianProgram] = []  # the one program whose objects are valid (see module docs)
+
+
+def cache_root() -> Path:
+    """Root of neurosig's caches (``$NEUROSIG_CACHE`` or ``~/.cache/neurosig``)."""
+    root = os.environ.get("NEUROSIG_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "neurosig"
+
+
+def structure_key(*parts: Any) -> str:
+    """A short, stable hash of everything that changes the generated code or its data."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(str(part.dtype).encode())
+            h.update(str(part.shape).encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class Built:
+    """What a model's ``build`` callback returns: named Brian2 objects and one run's length.
+
+    ``objects`` maps names to every object of the network (groups, synapses, monitors) and
+    ``timed`` names the TimedArrays whose contents change per batch; ``duration`` is the
+    simulated time of one batch (a Brian2 Quantity).
+    """
+
+    objects: dict[str, Any]
+    timed: dict[str, Any]
+    duration: Any
+    network: Any = None
+
+
+@dataclass
+class BrianProgram:
+    """A Brian2 network built once for ``target`` and run batch after batch.
+
+    Parameters
+    ----------
+    target : {"standalone", "cython", "numpy"}
+    build : callable
+        Creates the Brian2 objects (inside the right device) and returns a :class:`Built`.
+    key : str
+        Structural hash: the standalone project directory is ``cache_root()/brian/<key>``.
+    """
+
+    target: str
+    build: Callable[[], Built]
+    key: str
+    compile_seconds: float = float("nan")
+    built: Built | None = None
+    _project: Path | None = None
+    _results: str = field(default_factory=lambda: f"results-{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"target {self.target!r}: choose one of {', '.join(TARGETS)}")
+        import brian2
+
+        start = time.perf_counter()
+        for old in _LIVE:
+            old.built = None  # its objects belong to a device state that is about to change
+            old.cleanup()
+        _LIVE.clear()
+        # Free the names of the previous program's objects: Brian2 appends "_1" to the name of
+        # any object (clock, code object) whose name is still taken, which would change the
+        # generated code and force a full recompile of a cached project.
+        gc.collect()
+        from brian2.devices.device import reinit_devices
+
+        reinit_devices()
+        brian2.start_scope()
+        if self.target == "standalone":
+            self._build_standalone(brian2)
+        else:
+            brian2.set_device("runtime")
+            brian2.prefs.codegen.target = self.target
+            self.built = self.build()
+            net = brian2.Network(list(self.built.objects.values()))
+            self.built.network = net
+            net.store("initial")
+        self.compile_seconds = time.perf_counter() - start
+        _LIVE.append(self)
+
+    def _build_standalone(self, brian2: Any) -> None:
+        project = cache_root() / "brian" / self.key
+        self._project = project
+        with _locked(project.with_suffix(".lock")):
+            brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
+            brian2.prefs.devices.cpp_standalone.openmp_threads = 0
+            self.built = self.build()
+            net = brian2.Network(list(self.built.objects.values()))
+            self.built.network = net
+            net.run(self.built.duration)
+            brian2.device.build(directory=str(project), compile=True, run=False, with_output=False)
+            # This process runs its own copy of the binary and its data: processes that share
+            # the cached build never touch each other's per-batch files (run_args arrays are
+            # named by content, so two processes could otherwise delete each other's files).
+            work = project.parent / f"{project.name}.run-{os.getpid()}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            shutil.copy2(project / "main", work / "main")
+            # run_args files are named init_*: leftovers of other processes are not copied
+            shutil.copytree(
+                project / "static_arrays",
+                work / "static_arrays",
+                ignore=shutil.ignore_patterns("init_*"),
+            )
+        brian2.get_device().project_dir = str(work)
+        self._project = work
+        atexit.register(shutil.rmtree, work, True)
+
+    @property
+    def stale(self) -> bool:
+        return self.built is None
+
+    def run(
+        self, variables: Mapping[tuple[str, str], Any], timed: Mapping[str, np.ndarray]
+    ) -> None:
+        """Run one batch.
+
+        ``variables`` maps ``(object name, variable name)`` to the values the batch starts
+        from (arrays, or scalars for shared variables); ``timed`` maps TimedArray names to their
+        new contents (same shape as at build time).
+        """
+        if self.built is None:
+            raise RuntimeError(
+                "this Brian2 program is stale: another Brian2 network was built in this process "
+                "since (Brian2 keeps one live network per process); rebuild the model"
+            )
+        objs = self.built.objects
+        if self.target == "standalone":
+            import brian2
+
+            run_args: dict[Any, Any] = {}
+            for (obj, var), value in variables.items():
+                run_args[getattr(objs[obj], var)] = np.asarray(value, dtype=float)
+            for name, value in timed.items():
+                ta = self.built.timed[name]
+                if value.shape != ta.values.shape:
+                    raise ValueError(f"TimedArray {name}: shape {value.shape} != {ta.values.shape}")
+                run_args[ta] = np.asarray(value, dtype=float)
+            device = brian2.get_device()
+            device.run(
+                directory=str(self._project),
+                results_directory=self._results,
+                with_output=False,
+                run_args=run_args,
+            )
+            static = self._project / "static_arrays"
+            for fname in list(device.run_args_arrays):
+                with contextlib.suppress(FileNotFoundError):
+                    (static / fname).unlink()
+            device.run_args_arrays.clear()
+        else:
+            net = self.built.network
+            net.restore("initial")
+            for (obj, var), value in variables.items():
+                view = getattr(objs[obj], var)
+                value = np.asarray(value, dtype=float)
+                if value.ndim == 0:
+                    setattr(objs[obj], var, float(value))
+                else:
+                    view[:] = value
+            for name, value in timed.items():
+                ta = self.built.timed[name]
+                if value.shape != ta.values.shape:
+                    raise ValueError(f"TimedArray {name}: shape {value.shape} != {ta.values.shape}")
+                ta.values[...] = value  # in place: the generated code holds this very array
+            net.run(self.built.duration)
+
+    def get(self, obj: str, var: str) -> np.ndarray:
+        """Values of ``obj.var`` after the last run (a copy, unitless floats)."""
+        if self.built is None:
+            raise RuntimeError("this Brian2 program is stale; rebuild the model")
+        return np.array(getattr(self.built.objects[obj], var + "_"), dtype=float)
+
+    def cleanup(self) -> None:
+        """Remove this process's working copy of a standalone project."""
+        if self._project is not None:
+            shutil.rmtree(self._project, ignore_errors=True)
