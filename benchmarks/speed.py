@@ -9,8 +9,8 @@ default ``dt``, ``tau`` and ``presentation`` (read from ``RateConfig()``):
    (background load hits both alike) after one warm-up chunk; the ratio is that of the medians;
 2. the build + compile time of the standalone program: cold (an empty ``NEUROSIG_CACHE``), warm
    (a new process with the same cache: the generated code is unchanged, make only relinks),
-   and, in the full run, a second build inside that process (Brian2 renames the objects of a
-   second network, so the code changes and is compiled again);
+   and, in the full run, a second build inside that process (neurosig frees the previous
+   network's Brian2 names first, so the code is unchanged and only relinks);
 3. training samples/s against the hidden-layer size (784-H-10), with the synaptic operations
    per second, ``synapses x 2 streams x time steps per sample x samples/s``;
 4. evaluation (``predict``) samples/s of the 784-500-10 network.
@@ -301,7 +301,7 @@ def main_table(result: dict[str, Any]) -> str:
 BUILDS = {
     "cold": "cold: empty NEUROSIG_CACHE, new process",
     "warm": "warm: same cache, new process (relink only)",
-    "warm-same-process": "rebuild in the same process (Brian2 renames its objects)",
+    "warm-same-process": "rebuild in the same process (cached code, relink only)",
 }
 
 
@@ -547,8 +547,8 @@ def main() -> int:
         f"## 2. Build and compile time of the standalone program, 784-{p['main']}-10",
         "",
         "`model.program.compile_seconds`: Brian2 code generation, the C++ compile and link. "
-        "A second program built in the same process gets renamed Brian2 objects (`_1` "
-        "suffixes), so its generated code differs from the cached one and is compiled again.",
+        "A second program built in the same process reuses the cached code too: neurosig "
+        "frees the previous program's Brian2 names first, so no `_1` suffix changes the code.",
         "",
         text_compile,
         "",

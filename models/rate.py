@@ -607,7 +607,7 @@ def error_code(st: Structure, l: int) -> str:
         fa = DERIVATIVE_OF_ACTIVITY[cfg.activation]
         for c in range(C):
             lines.append(f"ec{c} = (q{c}*{H} - k{c}*m{c})*({fa.replace('A', f'm{c}')})")
-    elif cfg.target_branch == "presented" or l == 0:
+    elif cfg.target_branch in ("presented", "all") or l == 0:  # mse: one target
         lines.append(f"e_t = ({dt_})*{_fprime(cfg, IT + ' + b')}")
     else:
         lines.append("e_t = 0")
@@ -1115,7 +1115,7 @@ class ReferenceIntegrator:
                         e_t[l] = np.zeros_like(H)
                         fa = np_derivative_of_activity(act, m[l])
                         e_c[l] = (q[:, None] * H[None, :] - kk[:, None] * m[l]) * fa
-                    elif cfg.target_branch == "presented" or l == 0:
+                    elif cfg.target_branch in ("presented", "all") or l == 0:  # mse: one target
                         e_t[l] = dt_ * fp(IT + b[l])
                     else:
                         e_t[l] = np.zeros_like(H)

@@ -282,6 +282,6 @@ def _diverged(
         where = f"; the last good state (epoch {epoch - 1}) is saved in {out}"
     raise DivergenceError(
         f"training diverged in epoch {epoch}: the loss of {', '.join(bad)} became NaN or inf"
-        f"{where}. Lower the learning rate (model.lr) or use a normalised similarity "
-        '(model.similarity = "cosine").'
+        f"{where}. Lower the learning rate (model.lr), or use a normalised loss (SP-core: "
+        'model.similarity = "cosine"; rate: model.rule = "hebbian-contrastive").'
     )
