@@ -25,6 +25,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/throughput.py --network fashion-mnist
 	$(PY) benchmarks/accuracy.py --datasets mnist1d --seeds 5 --jobs 2
 	$(PY) benchmarks/accuracy.py --datasets fashion-mnist --seeds 1 --jobs 2 --append
+	$(PY) benchmarks/accuracy.py --datasets mnist1d fashion-mnist --models \
+		--variant rate-sigprop:model=rate-sigprop \
+		--seeds-per-dataset mnist1d=5 fashion-mnist=1 --jobs 2 --append
+	$(PY) benchmarks/speed.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
