@@ -282,6 +282,20 @@ class Structure:
         out.append(("w_ro", f"layer{L}", "readout"))
         return out
 
+    def group_size(self, group: str) -> int:
+        """Number of units of a group: ``label``, ``readout`` or ``layer<l>``."""
+        if group in ("label", "readout"):
+            return self.n_classes
+        return self.sizes[int(group.removeprefix("layer"))]
+
+    def dense(self, name: str, flat: np.ndarray) -> np.ndarray:
+        """Projection ``name``'s flat weights (Brian2's synapse order) as a (post, pre) matrix."""
+        _, pre, post = next(p for p in self.projections if p[0] == name)
+        i, j = self.conn[name]
+        M = np.zeros((self.group_size(post), self.group_size(pre)))
+        M[j, i] = flat
+        return M
+
     def loss_layers(self) -> list[int]:
         first = 0 if self.cfg.signal == "learned" else 1
         return list(range(first, self.n_hidden + 1))
@@ -987,16 +1001,11 @@ class ReferenceIntegrator:
         fp = lambda z: np_derivative(act, z)  # noqa: E731
         step_learn = cfg.update == "step"
         W = {}
-        for name, pre, post in st.projections:
-            i, j = st.conn[name]
-            n_pre = C if pre == "label" else st.sizes[int(pre[5:])]
-            n_post = C if post == "readout" else st.sizes[int(post[5:])]
-            M = np.zeros((n_post, n_pre))
-            M[j, i] = state[f"{name}.w"]
+        for name, _, _ in st.projections:
+            M = st.dense(name, state[f"{name}.w"])
             mask = None
-            if len(i) < n_post * n_pre:  # sparse: keep absent synapses at 0
-                mask = np.zeros((n_post, n_pre), dtype=bool)
-                mask[j, i] = True
+            if len(st.conn[name][0]) < M.size:  # sparse: keep absent synapses at 0
+                mask = st.dense(name, np.ones(len(st.conn[name][0]))).astype(bool)
             W[name] = (M, mask)
         b = [state[f"layer{l}.b"].copy() for l in range(L + 1)]
         m = [state[f"layer{l}.m"].copy() for l in range(L + 1)]
@@ -1120,7 +1129,6 @@ class ReferenceIntegrator:
                         e_t[l] = dt_ * fp(IT + b[l])
                     else:
                         e_t[l] = np.zeros_like(H)
-                L_last = L
                 O = o_d if phases else o
                 e_o = a * (O - y)
                 loss_sum["readout"] += a * 0.5 * float(np.sum((O - y) ** 2))
@@ -1132,7 +1140,7 @@ class ReferenceIntegrator:
                         b[l] = b[l] - eta * (e_h[l] + e_c[l].sum(axis=0))
                     else:
                         b[l] = b[l] - eta * (e_h[l] + e_t[l])
-                b_ro = b_ro - eta_ro * e_o / (nh2s[L_last] + 1)
+                b_ro = b_ro - eta_ro * e_o / (nh2s[L] + 1)
                 for name, pre, post in st.projections:
                     M, mask = W[name]
                     if name == "signal":
@@ -1144,7 +1152,7 @@ class ReferenceIntegrator:
                             dW = -eta * np.outer(e_t[0], y)
                     elif name == "w_ro":
                         pd = names(L)["PD"]
-                        dW = -eta_ro * np.outer(e_o, pd) / (nh2s[L_last] + 1)
+                        dW = -eta_ro * np.outer(e_o, pd) / (nh2s[L] + 1)
                     else:
                         lp, lq = int(pre[5:]), int(post[5:])
                         v = names(lp)
@@ -1186,10 +1194,9 @@ class ReferenceIntegrator:
             lab_now = lab[min(row, len(lab) - 1)].copy()
             I_s = W["signal"][0] @ lab_now
             if k:
-                for l_ in [0]:
-                    _shift(reg_h[l_], h[l_])
-                    if not phases:
-                        _shift(reg_t[l_], ht[l_])
+                _shift(reg_h[0], h[0])
+                if not phases:
+                    _shift(reg_t[0], ht[0])
             x_now = stim[min(row, len(stim) - 1)]
             if phases:
                 g = tgt[min(row, len(tgt) - 1)]
@@ -1410,13 +1417,8 @@ class RateModel:
         """Weights as dense (post, pre) matrices (0 where not connected), biases, memories."""
         st = self.st
         out: dict[str, np.ndarray] = {}
-        for name, pre, post in st.projections:
-            i, j = st.conn[name]
-            n_pre = st.n_classes if pre == "label" else st.sizes[int(pre[5:])]
-            n_post = st.n_classes if post == "readout" else st.sizes[int(post[5:])]
-            M = np.zeros((n_post, n_pre))
-            M[j, i] = self.state[f"{name}.w"]
-            out[f"{name}.weight"] = M
+        for name, _, _ in st.projections:
+            out[f"{name}.weight"] = st.dense(name, self.state[f"{name}.w"])
         for l in range(st.n_hidden + 1):
             out[f"layer{l}.bias"] = self.state[f"layer{l}.b"].copy()
             out[f"layer{l}.memory"] = self.state[f"layer{l}.m"].copy()

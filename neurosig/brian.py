@@ -145,7 +145,6 @@ class BrianProgram:
 
     def _build_standalone(self, brian2: Any) -> None:
         project = cache_root() / "brian" / self.key
-        self._project = project
         with _locked(project.with_suffix(".lock")):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
@@ -190,6 +189,10 @@ class BrianProgram:
                 "since (Brian2 keeps one live network per process); rebuild the model"
             )
         objs = self.built.objects
+        for name, value in timed.items():
+            expected = self.built.timed[name].values.shape
+            if value.shape != expected:
+                raise ValueError(f"TimedArray {name}: shape {value.shape} != {expected}")
         if self.target == "standalone":
             import brian2
 
@@ -197,10 +200,7 @@ class BrianProgram:
             for (obj, var), value in variables.items():
                 run_args[getattr(objs[obj], var)] = np.asarray(value, dtype=float)
             for name, value in timed.items():
-                ta = self.built.timed[name]
-                if value.shape != ta.values.shape:
-                    raise ValueError(f"TimedArray {name}: shape {value.shape} != {ta.values.shape}")
-                run_args[ta] = np.asarray(value, dtype=float)
+                run_args[self.built.timed[name]] = np.asarray(value, dtype=float)
             device = brian2.get_device()
             device.run(
                 directory=str(self._project),
@@ -224,10 +224,8 @@ class BrianProgram:
                 else:
                     view[:] = value
             for name, value in timed.items():
-                ta = self.built.timed[name]
-                if value.shape != ta.values.shape:
-                    raise ValueError(f"TimedArray {name}: shape {value.shape} != {ta.values.shape}")
-                ta.values[...] = value  # in place: the generated code holds this very array
+                # in place: the generated code holds this very array
+                self.built.timed[name].values[...] = value
             net.run(self.built.duration)
 
     def get(self, obj: str, var: str) -> np.ndarray:

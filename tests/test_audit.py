@@ -9,6 +9,7 @@ import brian2
 import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
+from brian2.devices.device import reinit_devices, reset_device
 from brian2.utils.logger import catch_logs
 
 from neurosig.analyses.audit import AuditReport, AuditRow, audit_brian_network
@@ -22,6 +23,9 @@ HEBBIAN = "w += eta*h_pre*(h_post - w*h_pre)"  # Oja's rule: pre, post and own w
 def fresh_scope():
     """A clean Brian2 scope per test, with the numpy target (nothing is compiled)."""
     target = brian2.prefs.codegen.target
+    # A model built earlier in this process may have left a run standalone device behind.
+    reinit_devices()
+    brian2.set_device("runtime")
     brian2.prefs.codegen.target = "numpy"
     brian2.start_scope()
     # The networks are never run, so Brian2 warns about "unused" objects when they are
@@ -257,8 +261,9 @@ def test_objects_built_for_cpp_standalone_without_a_run(tmp_path):
         report = audit_brian_network(net, LAYERS)
     finally:
         # Back to the runtime device, with fresh device state and default clock.
-        brian2.devices.device.reset_device()
-        brian2.devices.device.reinit_devices()
+        # (imported from the module: ``brian2.devices.device`` is the current-device proxy)
+        reset_device()
+        reinit_devices()
 
     assert report.forward_only
     assert [row.obj for row in report.failures()] == ["syn_sneaky"]
