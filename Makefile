@@ -19,7 +19,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -m ""
 
-# The published tables: about 1.5 h on 2 cores (see benchmarks/results/*.md for the commands).
+# The published tables: about 3 h on 2 cores (see benchmarks/results/*.md for the commands).
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py --network mnist1d
 	$(PY) benchmarks/throughput.py --network fashion-mnist
@@ -29,6 +29,11 @@ bench: $(STAMP)
 		--variant rate-sigprop:model=rate-sigprop \
 		--seeds-per-dataset mnist1d=5 fashion-mnist=1 --jobs 2 --append
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/accuracy.py --datasets mnist1d fashion-mnist --models \
+		--variant lif-sigprop:model=lif-sigprop \
+		--variant lif-surrogate:model=lif-sigprop,rule=sp-surrogate \
+		--seeds-per-dataset mnist1d=5 fashion-mnist=1 --jobs 2 --append
+	$(PY) benchmarks/lif_speed.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

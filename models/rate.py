@@ -74,7 +74,14 @@ from typing import Any
 
 import numpy as np
 
-from neurosig.brian import BrianProgram, Built, structure_key
+from neurosig.brian import (
+    BrianProgram,
+    Built,
+    ChunkedBrianModel,
+    LayeredStructure,
+    connectivity,
+    structure_key,
+)
 from neurosig.config import param
 from neurosig.errors import ConfigError
 from neurosig.registry import ModelSpec, register_model
@@ -249,7 +256,7 @@ def layer_order(l: int) -> int:
 
 
 @dataclass
-class Structure:
+class Structure(LayeredStructure):
     """Everything that fixes the generated code: sizes, connectivity, time steps."""
 
     cfg: RateConfig
@@ -281,20 +288,6 @@ class Structure:
         out += [(f"w{l}", f"layer{l - 1}", f"layer{l}") for l in range(1, L + 1)]
         out.append(("w_ro", f"layer{L}", "readout"))
         return out
-
-    def group_size(self, group: str) -> int:
-        """Number of units of a group: ``label``, ``readout`` or ``layer<l>``."""
-        if group in ("label", "readout"):
-            return self.n_classes
-        return self.sizes[int(group.removeprefix("layer"))]
-
-    def dense(self, name: str, flat: np.ndarray) -> np.ndarray:
-        """Projection ``name``'s flat weights (Brian2's synapse order) as a (post, pre) matrix."""
-        _, pre, post = next(p for p in self.projections if p[0] == name)
-        i, j = self.conn[name]
-        M = np.zeros((self.group_size(post), self.group_size(pre)))
-        M[j, i] = flat
-        return M
 
     def loss_layers(self) -> list[int]:
         first = 0 if self.cfg.signal == "learned" else 1
@@ -333,17 +326,10 @@ def make_structure(
     cfg: RateConfig, n_in: int, n_classes: int, rng: np.random.Generator, chunk: int | None = None
 ) -> Structure:
     sizes = [n_in, *cfg.hidden]
-    conn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     pairs = [("signal", n_classes, n_in)]
     pairs += [(f"w{l}", sizes[l - 1], sizes[l]) for l in range(1, len(sizes))]
     pairs.append(("w_ro", sizes[-1], n_classes))
-    for name, n_pre, n_post in pairs:
-        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-        pre, post = pre.ravel(), post.ravel()
-        if cfg.p_connect < 1 and name not in ("signal", "w_ro"):
-            keep = rng.random(pre.size) < cfg.p_connect
-            pre, post = pre[keep], post[keep]
-        conn[name] = (pre.astype(np.int32), post.astype(np.int32))
+    conn = connectivity(pairs, cfg.p_connect, rng, dense=("signal", "w_ro"))
     return Structure(
         cfg=cfg,
         n_in=n_in,
@@ -505,12 +491,22 @@ def _error_scalars(st: Structure) -> list[str]:
 
 def summary_equations(st: Structure) -> tuple[str, str]:
     """(equations of the one-unit summary group, code it runs at every learning step)."""
-    cfg, C = st.cfg, st.n_classes
+    loss = "contrastive" if st.cfg.rule == "hebbian-contrastive" else "mse"
+    return loss_summary(loss, st.cfg.anti_collapse, st.n_classes)
+
+
+def loss_summary(loss: str, anti_collapse: str, C: int, eps: float = EPS) -> tuple[str, str]:
+    """Summary group of a layer's loss: ``contrastive`` (per-class cosine) or ``mse``.
+
+    Shared by the rate and spiking families: the group reads the layer's sums (``Shh``, ...)
+    and the label (``y<c>``) and computes the per-layer scalars the neurons' error factors use.
+    ``eps`` is added to every squared norm (keeps a silent layer's gradient finite).
+    """
     cs = range(C)
     eqs = [f"y{c} : 1 (linked)" for c in cs] + ["loss_sum : 1", "count : 1", "act : 1"]
     eqs += ["temperature : 1 (shared, constant)", "neg_weight : 1 (shared, constant)"]
     act = "act = " + " + ".join(f"y{c}" for c in cs)
-    if cfg.rule == "hebbian-contrastive":
+    if loss == "contrastive":
         eqs += ["Shh : 1", "nh : 1", "nh2 : 1", "r : 1", "u : 1", "Z : 1"]
         for c in cs:
             eqs += [
@@ -525,8 +521,8 @@ def summary_equations(st: Structure) -> tuple[str, str]:
                 f"k{c} : 1",
             ]
         T = "temperature"  # a shared constant: changing it does not recompile
-        code = [act, f"nh2 = Shh + {EPS!r}", "nh = sqrt(nh2)"]
-        code += [f"n{c} = sqrt(Smm{c} + {EPS!r})" for c in cs]
+        code = [act, f"nh2 = Shh + {eps!r}", "nh = sqrt(nh2)"]
+        code += [f"n{c} = sqrt(Smm{c} + {eps!r})" for c in cs]
         code += [f"cos{c} = Shm{c}/(nh*n{c})" for c in cs]
         code.append("Z = " + " + ".join(f"exp(cos{c}/{T})" for c in cs))
         code += [f"p{c} = exp(cos{c}/{T})/Z" for c in cs]
@@ -538,7 +534,7 @@ def summary_equations(st: Structure) -> tuple[str, str]:
         code += [f"k{c} = g{c}*cos{c}/n{c}**2" for c in cs]
         logit_y = " + ".join(f"y{c}*cos{c}" for c in cs)
         code.append(f"loss_sum += act*(log(Z) - ({logit_y})/{T})")
-    elif cfg.anti_collapse == "normalise":
+    elif anti_collapse == "normalise":
         eqs += [
             "Shh : 1",
             "Stt : 1",
@@ -553,9 +549,9 @@ def summary_equations(st: Structure) -> tuple[str, str]:
         ]
         code = [
             act,
-            f"nh2 = Shh + {EPS!r}",
+            f"nh2 = Shh + {eps!r}",
             "nh = sqrt(nh2)",
-            f"nt = sqrt(Stt + {EPS!r})",
+            f"nt = sqrt(Stt + {eps!r})",
             "cos_ht = Sht/(nh*nt)",
             "a1 = act/(nh*nt)",
             "a2 = act*cos_ht/nh2",
@@ -564,10 +560,10 @@ def summary_equations(st: Structure) -> tuple[str, str]:
         ]
     else:
         eqs += ["Shh : 1", "nh2 : 1", "Sdd : 1"] + (
-            ["Sdn : 1"] if cfg.anti_collapse == "negatives" else []
+            ["Sdn : 1"] if anti_collapse == "negatives" else []
         )
-        code = [act, f"nh2 = Shh + {EPS!r}"]
-        if cfg.anti_collapse == "negatives":
+        code = [act, f"nh2 = Shh + {eps!r}"]
+        if anti_collapse == "negatives":
             code.append("loss_sum += act*(0.5*Sdd - neg_weight*0.5*Sdn)")
         else:
             code.append("loss_sum += act*0.5*Sdd")
@@ -1263,7 +1259,7 @@ def _shift(registers: list[np.ndarray], value: np.ndarray) -> None:
 
 
 @dataclass
-class RateModel:
+class RateModel(ChunkedBrianModel):
     """A rate network (see the module docstring) behind neurosig's TrainableModel interface."""
 
     cfg: RateConfig
@@ -1373,11 +1369,6 @@ class RateModel:
             "count": count,
         }
 
-    def _chunks(self, n: int):
-        B = self.st.chunk
-        for start in range(0, n, B):
-            yield slice(start, min(start + B, n))
-
     # -- TrainableModel ---------------------------------------------------------------------
     def train_batch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -1438,18 +1429,6 @@ class RateModel:
             if l >= 1:
                 self.state[f"layer{l}.sgn"] = np.array(sd[f"layer{l}.sign"], dtype=float)
         self.state["readout.b"] = np.array(sd["readout.bias"], dtype=float)
-
-    def set_learning_rate(self, lr: float) -> None:
-        self.lr = lr
-
-    def layer_of(self) -> dict[str, float]:
-        """Layer index of every NeuronGroup (for :mod:`neurosig.analyses.audit`)."""
-        L = self.st.n_hidden
-        out = {"label": 0.0, "readout": float(L + 1), "summary_ro": float(L + 1)}
-        for l in range(L + 1):
-            out[f"layer{l}"] = float(l)
-            out[f"summary{l}"] = float(l)
-        return out
 
 
 def build_rate(cfg: RateConfig, n_in: int, n_classes: int, rng: np.random.Generator) -> RateModel:

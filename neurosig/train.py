@@ -65,6 +65,7 @@ class _History:
     seconds: list[float] = field(default_factory=list)
     samples_per_second: list[float] = field(default_factory=list)
     activity: list[list[np.ndarray]] = field(default_factory=list)  # epoch -> layer -> (n, units)
+    initial_recordings: dict = field(default_factory=dict)  # spiking models, before training
 
 
 def build_model(experiment: Experiment, data: Dataset) -> TrainableModel:
@@ -134,10 +135,13 @@ def _result(
             continue
         block, name = key.split(".", 1)
         dims = tuple(f"{block}_{d}" for d in (("out", "in") if value.ndim == 2 else ("out",)))
-        if name == "memory":  # remembered class targets of a layer (rate/spiking models)
+        if name in ("memory", "target_memory", "slope_memory"):  # class memories (rate, LIF)
             dims = ("class", f"{block}_out")
+        elif name in ("baseline", "pre_baseline"):  # running baselines of both streams (LIF)
+            dims = ("stream", f"{block}_out")
         ds[f"param_{block}_{name}"] = (dims, value)
     n_rec = min(experiment.train.record_samples, len(data.y_test))
+    units = getattr(model, "activity_units", "1")
     if n_rec:
         ds.coords["sample"] = np.arange(n_rec)
         ds.coords["label"] = ("sample", data.y_test[:n_rec], {"long_name": "true class"})
@@ -145,7 +149,7 @@ def _result(
             ds[f"activity_layer{i + 1}"] = (
                 ("sample", f"layer{i + 1}_unit"),
                 act,
-                {"units": "1", "long_name": "data-stream activity"},
+                {"units": units, "long_name": "data-stream activity"},
             )
         if hist.activity:  # epoch 0 = before training
             ds.coords["record_epoch"] = np.arange(len(hist.activity))
@@ -159,6 +163,18 @@ def _result(
                     "after each epoch",
                 },
             )
+    if n_rec and hasattr(model, "recordings"):
+        # spike trains and membrane potentials of the first recorded samples (ragged layout:
+        # one dimension per layer's spikes); before training too if it was recorded
+        for prefix, rec in (
+            ("", model.recordings(data.x_test[:n_rec])),
+            ("initial_", hist.initial_recordings),
+        ):
+            for name, (dims, values, attrs) in rec.items():
+                dims = tuple(
+                    f"initial_{d}" if d.startswith("spike_") and prefix else d for d in dims
+                )
+                ds[prefix + name] = (dims, values, attrs)
     ds.attrs.update(provenance())
     ds.attrs.update(
         name=experiment.name,
@@ -222,6 +238,8 @@ def train(
     )
     if cfg.record_every_epoch and cfg.record_samples:
         hist.activity.append(model.hidden_activity(data.x_test[: cfg.record_samples]))
+        if hasattr(model, "recordings"):
+            hist.initial_recordings = model.recordings(data.x_test[: cfg.record_samples])
     for epoch in bar:
         lr = learning_rate(base_lr, cfg.lr_schedule, epoch, cfg.epochs) if base_lr else 0.0
         if base_lr:

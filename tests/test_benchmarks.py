@@ -216,3 +216,29 @@ def test_speed_measures_fewer_chunks_for_big_networks(speed):
     assert speed.chunks_and_repeats(1000, 5, quick=False) == (1, 5)
     assert speed.chunks_and_repeats(2000, 5, quick=False) == (1, 3)
     assert speed.chunks_and_repeats(2000, 1, quick=True) == (1, 1)
+
+
+# benchmarks/lif_speed.py: the LIF model's samples/s, compile time and spikes per sample
+
+
+@pytest.mark.slow
+def test_lif_speed_quick_run_writes_markdown_and_csv(tmp_path):
+    """The smoke run: 784-50-10 and 784-100-10, chunks of 20 (four compiles, a few minutes)."""
+    out = tmp_path / "lif-speed.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "lif_speed.py"), "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    markdown = out.read_text()
+    assert "784-100-10 at 50 ms per sample" in markdown
+    training = _cells(markdown, "training")
+    assert float(training[1].replace(",", "")) > 0
+    with out.with_suffix(".csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["section"] for r in rows} == {"hidden", "presentation", "current"}
+    for r in rows:
+        assert float(r["samples_per_second"]) > 0
+        assert r["encoding"] == ("current" if r["section"] == "current" else "poisson")
+    poisson = [r for r in rows if r["encoding"] == "poisson" and r["phase"] == "train"]
+    assert all(float(r["input_spikes_per_sample"]) > 0 for r in poisson)

@@ -79,3 +79,15 @@ def test_rate_model_notebook_prints_equations_and_saves_its_figures(run_notebook
     for figure in ("rate_learning_curves", "rate_hidden_activity"):
         for suffix in (".pdf", ".png"):
             assert (output / figure).with_suffix(suffix).stat().st_size > 0
+
+
+def test_spiking_model_notebook_draws_rasters_before_and_after_learning(run_notebook):
+    notebook = NOTEBOOKS[0].parent / "03_spiking_model.py"
+    run, output = run_notebook(notebook)
+    assert "dv_t/dt = " in run.stdout  # the model's equations
+    for readout in ("delta", "target"):
+        assert f"{readout} readout: test accuracy" in run.stdout
+    assert "layer 1: mean rate" in run.stdout
+    for figure in ("lif_raster", "lif_traces", "lif_rates"):
+        for suffix in (".pdf", ".png"):
+            assert (output / figure).with_suffix(suffix).stat().st_size > 0
