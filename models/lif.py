@@ -400,17 +400,12 @@ def streams(st: Structure) -> tuple[str, ...]:
     return ("h", "t") if st.cfg.mode == "compartments" else ("",)
 
 
-def _drive(st: Structure, s: str) -> str:
-    """Synaptic drive of compartment ``s`` (a voltage)."""
+def _drive(st: Structure, s: str, v: str = "v") -> str:
+    """Synaptic drive of compartment ``s`` (a voltage); ``v`` names the potential that sets
+    the conductances' driving force (``vf`` for the reset-free potential)."""
     if st.cfg.synapse == "current":
         return f"syn{s}"
-    return f"ge{s}*(e_exc - v{s}) + gi{s}*(e_inh - v{s})"
-
-
-def _drive_free(st: Structure, s: str) -> str:
-    if st.cfg.synapse == "current":
-        return f"syn{s}"
-    return f"ge{s}*(e_exc - vf{s}) + gi{s}*(e_inh - vf{s})"
+    return f"ge{s}*(e_exc - {v}{s}) + gi{s}*(e_inh - {v}{s})"
 
 
 def _sfx(s: str) -> str:
@@ -448,7 +443,7 @@ def layer_equations(st: Structure, l: int) -> str:
         )
         if cfg.potential == "free":
             lines.append(
-                f"dvf{x}/dt = (v_rest - vf{x} + {_drive_free(st, x)}{ext_s} + b*mV)/tau_m : volt"
+                f"dvf{x}/dt = (v_rest - vf{x} + {_drive(st, x, 'vf')}{ext_s} + b*mV)/tau_m : volt"
             )
         if cfg.synapse == "current":
             lines.append(f"dsyn{x}/dt = -syn{x}/tau_syn : volt")
