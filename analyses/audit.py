@@ -1,6 +1,7 @@
-"""Structural audit of a built Brian2 network: is it forward-only, and is its plasticity local?
+"""Structural audit of a learning rule: forward-only, local, and how far apart in time.
 
-Signal propagation claims two things about a network that a Brian2 script can silently break:
+Signal propagation claims two things about a network that a Brian2 script can silently break
+(criteria 11 and 12 of the plausibility card):
 
 * **forward-only**: information flows from earlier layers to later ones only. Every ``Synapses``
   object must go from a layer to the same or a later layer, and a ``NeuronGroup`` may not read
@@ -14,11 +15,21 @@ Signal propagation claims two things about a network that a Brian2 script can si
 The audit only inspects structure: names, equations and code strings of the objects, and the
 owners of their variables. It never runs the network and never reads a state variable's value
 (except, under the runtime device, to recognise an external array as another object's
-weights), so it works for networks built under ``cpp_standalone`` with ``build_on_run=False``.
+weights; the temporal audit reads the clocks' time steps), so it works for networks built under
+``cpp_standalone`` with ``build_on_run=False``.
 
 Layers are given by the caller as a mapping from group name to layer index: input and label
 groups are layer 0, hidden layers 1..L, the readout L+1, and size-1 "summary" groups carry the
 index of the layer they summarise.
+
+Temporal locality (criterion 13) is derived from the same structure: how many presentation
+phases a learning cycle needs and the longest interval between the factors one weight update
+combines (definitions in :func:`audit_brian_network`).
+
+:func:`audit_model` audits any neurosig model: a Brian2 family (``rate``, ``lif``) from its
+network, built and never run; a numpy model (``sp-core``, ``bp``, ``fa``, ``dfa``, ``ff``,
+``random-features``) from its declaration of what each update reads (``update_reads()``, next
+to the model's code). ``neurosig audit MODEL_OR_TOML`` prints the table.
 
 Example
 -------
@@ -28,9 +39,13 @@ Example
 
 from __future__ import annotations
 
+import gc
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from brian2 import Network, NeuronGroup, PoissonGroup, SpikeGeneratorGroup, Synapses
@@ -45,10 +60,11 @@ from brian2.parsing.statements import parse_statement
 from brian2.synapses.synapses import SummedVariableUpdater, SynapticPathway
 from brian2.utils.stringtools import get_identifiers
 
-__all__ = ["AuditReport", "AuditRow", "audit_brian_network"]
+__all__ = ["AuditReport", "AuditRow", "audit_brian_network", "audit_model"]
 
 FORWARD = "forward-only"
 LOCALITY = "locality"
+TEMPORAL = "temporal"
 
 # Groups of neurons that can be the end of a synapse and therefore need a layer.
 _NEURON_LIKE = (NeuronGroup, PoissonGroup, SpikeGeneratorGroup)
@@ -81,18 +97,23 @@ class AuditRow:
     Attributes
     ----------
     check : str
-        ``"forward-only"`` or ``"locality"``.
+        ``"forward-only"``, ``"locality"`` or ``"temporal"`` (temporal rows inform and never
+        fail).
     obj : str
-        Name of the Brian2 object the verdict is about (a ``Synapses`` or ``NeuronGroup``; for
-        a ``run_regularly`` block, the object that owns it).
+        Name of the object the verdict is about (a ``Synapses`` or ``NeuronGroup``; for a
+        ``run_regularly`` block, the object that owns it; for a numpy model, the parameter
+        block, e.g. ``"layer1"``; ``"network"`` for a summary row).
     ok : bool
         Whether the check passed.
     detail : str
         Human-readable reason, e.g. ``"hid (layer 1) -> out (layer 2): forward"`` or
         ``"synaptic: w; pre: h; post: h; shared: eta"``.
     block : str, optional
-        For locality rows, which code block of ``obj`` was inspected (``"equations"``,
-        ``"on_pre"``, ``"run_regularly 'syn_run_regularly'"``, ...); empty otherwise.
+        For locality and temporal rows, which code block of ``obj`` was inspected
+        (``"equations"``, ``"on_pre"``, ``"run_regularly 'syn_run_regularly'"``, ...).
+    problems : tuple of str, optional
+        The categories that made the row fail (``"weight transport"``, ``"non-local"``,
+        ``"unresolved"``, ``"feedback"``, ``"feedback pathway"``); empty for a passing row.
     """
 
     check: str
@@ -100,6 +121,7 @@ class AuditRow:
     ok: bool
     detail: str
     block: str = ""
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,10 +131,21 @@ class AuditReport:
     Attributes
     ----------
     rows : tuple of AuditRow
-        Forward-only rows first (groups, then synapses), then locality rows.
+        Forward-only rows first (groups, then synapses), then locality rows, then temporal
+        rows (one per weight update and a ``"network"`` summary).
+    phases : int
+        Presentation phases one learning cycle needs: 1 when data and target are present at
+        the same time (two compartments, or one pass), 2 when they are shown one after the
+        other (see :func:`audit_brian_network` for how it is derived).
+    longest_interval : float
+        Longest interval, in seconds, between the factors that one weight update combines
+        (see :func:`audit_brian_network`); ``nan`` for discrete-time (numpy) models, where
+        it does not apply.
     """
 
     rows: tuple[AuditRow, ...]
+    phases: int = 1
+    longest_interval: float = float("nan")
 
     @property
     def forward_only(self) -> bool:
@@ -123,6 +156,11 @@ class AuditReport:
     def local(self) -> bool:
         """True if every locality row passed."""
         return all(row.ok for row in self.rows if row.check == LOCALITY)
+
+    @property
+    def weight_transport_free(self) -> bool:
+        """True if no update reads another object's (another layer's) weights."""
+        return not any("weight transport" in row.problems for row in self.rows)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +197,7 @@ def audit_brian_network(
     layer_of: Mapping[str, float],
     *,
     run_namespace: Mapping[str, object] | None = None,
+    presentation: float | None = None,
 ) -> AuditReport:
     """Check that a Brian2 network is forward-only and that its plasticity is local.
 
@@ -179,16 +218,180 @@ def audit_brian_network(
         (constants, ``TimedArray`` inputs). Names resolved neither by an object's own
         ``namespace`` nor by this mapping make a locality row fail as "unresolved": the
         audit does not guess what a script's local variables will hold at run time.
+    presentation : float, optional
+        How long one stimulus (one phase) is shown, in seconds. By default it is derived
+        from the network (see Notes).
 
     Returns
     -------
     AuditReport
         One forward-only row per neuron group and per ``Synapses``; one locality row per
         ``Synapses`` code block that writes a synaptic variable (a plasticity update) and
-        per neuron-group code block (equations, reset, ``run_regularly``).
+        per neuron-group code block (equations, reset, ``run_regularly``); one temporal row
+        per weight update and a summary row, with ``phases`` and ``longest_interval``.
+
+    Notes
+    -----
+    Temporal locality is derived from the clocks and code of the built network; nothing is
+    declared by the model.
+
+    * *Weight update*: a code block of a ``Synapses`` object that writes one of its own
+      variables. Its *period* ``P`` is its clock's time step (a ``run_regularly`` block), or
+      the simulation step for differential equations and ``on_pre``/``on_post`` pathways.
+    * *Onset period* ``T_on`` (the presentation, unless ``presentation`` is given): the
+      shortest clock period longer than the simulation step among all code blocks (stimulus
+      switches, onset resets, phase latches); failing that, the shortest such ``dt`` of a
+      ``TimedArray`` the network reads.
+    * ``phases = round(P_min / T_on)`` (at least 1), with ``P_min`` the shortest weight-update
+      period: the number of presentations in the fastest learning cycle. Two compartments
+      learning once per presentation give 1, a data phase then a target phase 2.
+    * The *interval* of a weight update is the longest time between two moments whose
+      activity enters the factors it multiplies. A periodic update combines what its factors
+      accumulated since its previous run: ``P`` (one presentation; both phases; or the
+      ``n`` samples over which a factor is summed). A continuous or event-driven update
+      combines live factors: one simulation step. A *class memory* it reads (directly or
+      through the code that computes what it reads) counts too: a variable written from its
+      own previous value and gated by one of ``N`` label units (``m += y_c*(x - m)``) keeps
+      the target of a class until that class is shown again, on average every ``N`` samples
+      when the classes are equally frequent, so it spans ``N * max(P_w, T_s)`` (``P_w`` its
+      writer's period, ``T_s = phases * T_on`` the sample period). This is the refresh
+      interval: a memory that averages over several presentations of its class reaches
+      further back. A sample-and-hold latch
+      gated by a stimulus table (a ``TimedArray``) is refreshed every sample and adds
+      nothing. Running averages gated by anything else (e.g. a baseline
+      ``b += r*(x - b)``) are named in the row, not counted: their window is a run-time
+      rate, not part of the structure.
+    * ``longest_interval`` is the largest interval over the weight updates, in seconds.
     """
     auditor = _Auditor(_flatten(objects), layer_of, run_namespace or {})
-    return AuditReport(tuple(auditor.forward_rows() + auditor.locality_rows()))
+    temporal_rows, phases, longest = auditor.temporal_rows(presentation)
+    rows = auditor.forward_rows() + auditor.locality_rows() + temporal_rows
+    return AuditReport(tuple(rows), phases, longest)
+
+
+# (input features, classes) of the data sets whose shape is fixed: building a model for the
+# audit needs only the sizes, not the data.
+_KNOWN_SHAPES = {"digits": (64, 10), "mnist1d": (40, 10), "fashion-mnist": (784, 10)}
+_KNOWN_SHAPES["mnist"] = (784, 10)
+
+
+def audit_model(model_or_experiment: Any) -> AuditReport:
+    """Audit any neurosig model: forward-only, locality, phases and longest interval.
+
+    Parameters
+    ----------
+    model_or_experiment : model or neurosig.config.Experiment
+        A built model, or an experiment whose model is built untrained (from the experiment's
+        seed, for its data set's sizes; the data are loaded only when their shape is not known
+        in advance, e.g. ``npz:PATH``).
+
+    Returns
+    -------
+    AuditReport
+        For a Brian2 model (it has ``build_network()`` and ``layer_of()``): the audit of its
+        objects, built under the runtime device and never run (:func:`audit_brian_network`;
+        everything is derived from the network). For a numpy model (it has
+        ``update_reads()``): rows from the model's declarations of what each update reads; the
+        forward-only row of an update fails when a read arrives along a pathway from a later
+        layer ("feedback pathway"), the locality row when it reads another layer's weights
+        ("weight transport") or something non-local; ``phases`` is declared by the model
+        (``presentation_phases``) and ``longest_interval`` is ``nan`` (discrete time).
+
+    Notes
+    -----
+    Building the audit network replaces the process's live Brian2 program, as building any
+    other program does (:mod:`neurosig.brian`); a model rebuilds its own at its next run.
+
+    Examples
+    --------
+    >>> from neurosig.config import load_experiment
+    >>> report = audit_model(load_experiment("bp-digits"))
+    >>> report.forward_only, report.weight_transport_free, report.phases
+    (False, False, 2)
+    """
+    from neurosig.config import Experiment
+
+    model = model_or_experiment
+    if isinstance(model, Experiment):
+        model = _build_untrained(model)
+    if hasattr(model, "update_reads"):
+        return _declared_report(model)
+    if hasattr(model, "build_network") and hasattr(model, "layer_of"):
+        return _brian_model_report(model)
+    raise TypeError(
+        f"cannot audit a {type(model).__name__}: expected a neurosig model or an Experiment"
+    )
+
+
+def _build_untrained(experiment: Any) -> Any:
+    """The experiment's model, untrained, for its data set's sizes."""
+    from neurosig.data import _canonical_name, load_dataset
+    from neurosig.train import build_model
+
+    name = _canonical_name(experiment.data.name)
+    if name in _KNOWN_SHAPES:
+        n_features, n_classes = _KNOWN_SHAPES[name]
+    else:
+        data = load_dataset(name, validation_fraction=0.0)
+        n_features, n_classes = data.n_features, data.n_classes
+    sizes = SimpleNamespace(n_features=n_features, n_classes=n_classes)
+    return build_model(experiment, sizes)
+
+
+def _brian_model_report(model: Any) -> AuditReport:
+    """Build a Brian2 model's network under the runtime device (never run) and audit it."""
+    import brian2
+    from brian2.devices.device import reinit_devices
+    from brian2.utils.logger import catch_logs
+
+    from neurosig import brian as family
+
+    for program in family._LIVE:  # the device is about to change under it
+        program.built = None
+        program.cleanup()
+    family._LIVE.clear()
+    # Objects that are never run make Brian2 warn when they are collected; keep that quiet.
+    with catch_logs():
+        gc.collect()
+        reinit_devices()
+        brian2.set_device("runtime")
+        brian2.start_scope()
+        objects = model.build_network()
+        report = audit_brian_network(objects.values(), model.layer_of())
+        del objects
+        gc.collect()
+    return report
+
+
+def _declared_report(model: Any) -> AuditReport:
+    """Rows from a numpy model's ``update_reads()`` declarations."""
+    forward, locality = [], []
+    for entry in model.update_reads():
+        pathways = [read for read in entry.reads if read.pathway]
+        if pathways:
+            detail = "; ".join(f"{read.pathway}: {read.what}" for read in pathways)
+            row = AuditRow(FORWARD, entry.block, False, detail, problems=("feedback pathway",))
+        else:
+            row = AuditRow(FORWARD, entry.block, True, "reads nothing from a later layer")
+        forward.append(row)
+        kinds = {read.kind for read in entry.reads} - set(_ALLOWED) - set(_FORBIDDEN)
+        if kinds:
+            raise ValueError(f"{entry.block}: unknown kind(s) of read {sorted(kinds)}")
+        order = {kind: rank for rank, kind in enumerate(_FORBIDDEN + _ALLOWED)}
+        reads = sorted(entry.reads, key=lambda read: order[read.kind])
+        parts = [f"{read.kind}: {read.what}" for read in reads]
+        problems = tuple(kind for kind in _FORBIDDEN if any(r.kind == kind for r in entry.reads))
+        block = f"update of {entry.params} (declared)"
+        locality.append(
+            AuditRow(LOCALITY, entry.block, not problems, "; ".join(parts), block, problems)
+        )
+    phases = int(model.presentation_phases)
+    detail = (
+        f"phases: {phases} (declared: {model.phases_reason}); longest interval between "
+        "combined factors: not applicable (discrete time)"
+    )
+    rows = [*forward, *locality, AuditRow(TEMPORAL, "network", True, detail)]
+    return AuditReport(tuple(rows), phases, float("nan"))
 
 
 # ----------------------------------------------------------------------------------------
@@ -202,12 +405,13 @@ def _flatten(objects: Network | Iterable[object]) -> list[object]:
         objects = objects.objects
     unique: dict[str, object] = {}
     for obj in objects:
-        unique.setdefault(getattr(obj, "name", repr(obj)), obj)
+        unique.setdefault(_name(obj), obj)
     return list(unique.values())
 
 
 def _name(obj: object) -> str:
-    return getattr(obj, "name", repr(obj))
+    name = getattr(obj, "name", None)  # (repr is slow: Brian2 formats every clock in it)
+    return name if name is not None else repr(obj)
 
 
 def _base_group(group: object) -> object:
@@ -253,6 +457,8 @@ class _Block:
     label: str
     identifiers: frozenset[str]
     written: frozenset[str]
+    code: str = ""  # the statements of a code block (empty for equations)
+    period: float | None = None  # seconds between two runs of the block (its clock's dt)
 
 
 def _extra_runners(group: object) -> list[CodeRunner]:
@@ -285,11 +491,31 @@ def _equation_block(group: object) -> _Block | None:
         identifiers |= set(eq.expr.identifiers)
     if not identifiers:
         return None
-    return _Block(group, "equations", frozenset(identifiers), frozenset(written))
+    return _Block(
+        group, "equations", frozenset(identifiers), frozenset(written), period=_period(group)
+    )
 
 
-def _code_block(owner: object, label: str, code: str) -> _Block:
-    return _Block(owner, label, frozenset(_identifiers(code)), frozenset(_written_names(code)))
+def _code_block(owner: object, label: str, code: str, period: float | None) -> _Block:
+    return _Block(
+        owner,
+        label,
+        frozenset(_identifiers(code)),
+        frozenset(_written_names(code)),
+        str(code),
+        period,
+    )
+
+
+def _period(obj: object) -> float | None:
+    """The time step of an object's clock, in seconds (None if it has no clock)."""
+    clock = getattr(obj, "clock", None)
+    if clock is None:
+        return None
+    try:
+        return float(clock.dt_)
+    except NotImplementedError:  # a standalone device that cannot read it before a run
+        return None
 
 
 def _blocks_of(group: object, loose_runners: list[CodeRunner]) -> list[_Block]:
@@ -307,18 +533,18 @@ def _blocks_of(group: object, loose_runners: list[CodeRunner]) -> list[_Block]:
             label = f"on_{pathway.prepost}"
             if pathway.event != "spike":
                 label += f" ({pathway.event})"
-            blocks.append(_code_block(group, label, pathway.code))
+            blocks.append(_code_block(group, label, pathway.code, _period(pathway)))
     else:
         for event, code in getattr(group, "event_codes", {}).items():
             label = "reset" if event == "spike" else f"on {event}"
-            blocks.append(_code_block(group, label, code))
+            blocks.append(_code_block(group, label, code, _period(group)))
     # ``run_regularly`` attaches its code runner to the group's contained objects.
     for runner in _extra_runners(group):
         label = f"run_regularly '{runner.name}'"
-        blocks.append(_code_block(group, label, runner.abstract_code))
+        blocks.append(_code_block(group, label, runner.abstract_code, _period(runner)))
     for runner in loose_runners:
         label = f"code runner '{runner.name}'"
-        blocks.append(_code_block(group, label, runner.abstract_code))
+        blocks.append(_code_block(group, label, runner.abstract_code, _period(runner)))
     return blocks
 
 
@@ -427,7 +653,8 @@ class _Auditor:
             detail += "; links: " + ", ".join(links)
         if problems:
             detail += "; " + "; ".join(problems)
-        return AuditRow(FORWARD, group.name, not problems, detail)
+        flags = ("feedback",) if any(p.endswith("feedback") for p in problems) else ()
+        return AuditRow(FORWARD, group.name, not problems, detail, problems=flags)
 
     def _synapses_forward_row(self, syn: Synapses) -> AuditRow:
         source_layer, target_layer = self.layer(syn.source), self.layer(syn.target)
@@ -441,7 +668,7 @@ class _Auditor:
             detail = f"{arrow}: {', '.join(missing)} not assigned to a layer"
             return AuditRow(FORWARD, syn.name, False, detail)
         if source_layer > target_layer:
-            return AuditRow(FORWARD, syn.name, False, f"{arrow}: feedback")
+            return AuditRow(FORWARD, syn.name, False, f"{arrow}: feedback", problems=("feedback",))
         verdict = "same layer" if source_layer == target_layer else "forward"
         problems = []
         # A summed variable sends information into its target group; into an earlier layer
@@ -456,7 +683,210 @@ class _Auditor:
         detail = f"{arrow}: {verdict}"
         if problems:
             detail += "; " + "; ".join(problems)
-        return AuditRow(FORWARD, syn.name, not problems, detail)
+        flags = ("backward flow",) if problems else ()
+        return AuditRow(FORWARD, syn.name, not problems, detail, problems=flags)
+
+    # -- temporal locality -----------------------------------------------------------------
+
+    def temporal_rows(self, presentation: float | None) -> tuple[list[AuditRow], int, float]:
+        """Rows on the timing of every weight update, the phases and the longest interval.
+
+        The definitions are in the Notes of :func:`audit_brian_network`.
+        """
+        neuron_groups = [group for group in self.groups if isinstance(group, NeuronGroup)]
+        self.blocks = {
+            group.name: _blocks_of(group, self.loose_runners.get(group.name, []))
+            for group in neuron_groups + self.synapses
+        }
+        periods = [b.period for blocks in self.blocks.values() for b in blocks if b.period]
+        clocks = [_period(obj) for obj in neuron_groups + self.synapses]
+        if not periods:
+            return [], 1, float("nan")
+        step = min(periods + [p for p in clocks if p])  # the simulation time step
+        onset = presentation or self._onset_period(periods, step)
+        updates = [
+            block
+            for syn in self.synapses
+            for block in self.blocks[syn.name]
+            if self._is_plastic(syn, block)
+        ]
+        if not updates:
+            return [AuditRow(TEMPORAL, "network", True, "no weight updates")], 1, 0.0
+        fastest = min(block.period or step for block in updates)
+        phases = max(1, round(fastest / onset)) if onset else 1
+        sample = phases * onset if onset else fastest
+        rows, longest, longest_obj = [], 0.0, ""
+        for block in updates:
+            row, interval = self._temporal_row(block, step, onset, sample)
+            rows.append(row)
+            if interval > longest:
+                longest, longest_obj = interval, block.owner.name
+        where = f"onsets every {_duration(onset)}" if onset else "no onset clock"
+        detail = (
+            f"phases: {phases} ({where}); longest interval between combined factors: "
+            f"{_duration(longest)} ({longest_obj})"
+        )
+        rows.append(AuditRow(TEMPORAL, "network", True, detail))
+        return rows, phases, longest
+
+    def _onset_period(self, periods: list[float], step: float) -> float | None:
+        """The shortest clock period longer than the time step, else the shortest such
+        ``dt`` of a ``TimedArray`` the objects can read."""
+        slower = [p for p in periods if p > step * (1 + 1e-9)]
+        if slower:
+            return min(slower)
+        namespaces = [getattr(obj, "namespace", None) or {} for obj in self.groups]
+        namespaces += [getattr(obj, "namespace", None) or {} for obj in self.synapses]
+        tables = [
+            value.dt
+            for namespace in [*namespaces, self.run_namespace]
+            for value in namespace.values()
+            if isinstance(value, TimedArray) and value.dt > step * (1 + 1e-9)
+        ]
+        return min(tables) if tables else None
+
+    def _temporal_row(
+        self, block: _Block, step: float, onset: float | None, sample: float
+    ) -> tuple[AuditRow, float]:
+        period = block.period or step
+        if block.label.startswith("on_"):  # "on_pre", "on_post (tspike)"
+            parts, interval = [f"at every {block.label[3:].split()[0]}synaptic event"], step
+        elif block.label == "equations":
+            parts, interval = ["continuous"], step
+        elif period <= step * (1 + 1e-9):
+            parts, interval = ["every time step"], step
+        else:
+            count = ""
+            if onset:
+                n = f"{period / onset:.3g}"
+                count = f" ({n} presentation{'' if n == '1' else 's'})"
+            parts, interval = [f"every {_duration(period)}{count}"], period
+        classes, latches, running = self._memories(block)
+        for names, n, writer in classes:
+            span = n * max(writer, sample)
+            interval = max(interval, span)
+            parts.append(
+                f"class memories {_compact(names)} (1 of {n} label units: refreshed every "
+                f"{_duration(span)} on average)"
+            )
+        if latches:
+            parts.append(f"latches {_compact(latches)} (refreshed every sample)")
+        if running:
+            parts.append(f"running averages {_compact(running)} (run-time window, not counted)")
+        parts.insert(1, f"combines factors up to {_duration(interval)} apart")
+        row = AuditRow(TEMPORAL, block.owner.name, True, "; ".join(parts), block.label)
+        return row, interval
+
+    def _memories(self, block: _Block) -> tuple[list, list[str], list[str]]:
+        """Held variables an update reads: class memories, latches, running averages.
+
+        Follows what the update reads through the code that computes it (the equations and
+        statements that compute a variable, subexpressions, summed variables, linked
+        variables) and inspects every statement that writes one of those variables from its
+        own previous value.
+        """
+        classes: dict[tuple[int, float], list[str]] = {}
+        latches: list[str] = []
+        running: list[str] = []
+        for group, name in sorted(self._read_closure(block), key=lambda k: (k[0].name, k[1])):
+            if isinstance(group, Synapses):
+                continue  # weights change from their own value by design: not a memory
+            for writer in self.blocks.get(group.name, []):
+                if name not in writer.written or not writer.code:
+                    continue
+                for line in _code_lines(writer.code):
+                    var, _, expr, _ = parse_statement(line)
+                    used = get_identifiers(expr)
+                    if var != name or name not in used:
+                        continue
+                    kind = self._gate(group, used - {name})
+                    if kind == "latch":
+                        latches.append(name)
+                    elif kind:
+                        period = writer.period or 0.0
+                        classes.setdefault((kind, period), []).append(name)
+                    else:
+                        running.append(name)
+        class_rows = [(names, n, period) for (n, period), names in classes.items()]
+        return class_rows, sorted(set(latches)), sorted(set(running))
+
+    def _gate(self, group: object, names: set[str]) -> int | str | None:
+        """What gates a self-referencing update: a stimulus table (``"latch"``), one of N
+        label units (N), or neither (None)."""
+        for name in sorted(names):
+            var = group.variables.get(name)
+            if var is not None and not _same(var.owner, group):
+                owner = _base_group(var.owner)
+                layer, size = self.layer(owner), getattr(owner, "N", 0)
+                if layer is not None and layer <= 0 and size > 1:
+                    return int(size)
+        for name in names:
+            for namespace in (getattr(group, "namespace", None) or {}, self.run_namespace):
+                if isinstance(namespace.get(name), TimedArray):
+                    return "latch"
+        return None
+
+    def _read_closure(self, block: _Block) -> list[tuple[object, str]]:
+        """Every (group, variable) whose value can reach the update, through code."""
+        seen: dict[tuple[str, str], tuple[object, str]] = {}
+        queue = [ref for name in block.identifiers for ref in self._resolve(block.owner, name)]
+        while queue:
+            group, name = queue.pop()
+            key = (group.name, name)
+            if key in seen:
+                continue
+            seen[key] = (group, name)
+            var = group.variables.get(name)
+            if var is not None and not _same(var.owner, group):
+                owner = _base_group(var.owner)
+                queue.append((owner, var.name))
+                continue
+            if isinstance(var, Subexpression):
+                queue += [r for inner in var.identifiers for r in self._resolve(group, inner)]
+            queue += [r for i in self._sources(group, name) for r in self._resolve(group, i)]
+            for syn in self.synapses:
+                for updater in syn.summed_updaters.values():
+                    if _same(updater.target, group) and updater.target_var.name == name:
+                        inner = get_identifiers(str(updater.expression))
+                        queue += [r for i in inner for r in self._resolve(syn, i)]
+        return list(seen.values())
+
+    def _sources(self, group: object, name: str) -> set[str]:
+        """Identifiers of the equations and statements of ``group`` that compute ``name``.
+
+        Statements that change a variable from its own value (``b += ...``, ``m += y*(x -
+        m)``, a latch) make it held state: a learned parameter, a memory or an accumulator.
+        What fed it in the past is not a factor of the present update, so they are not
+        followed (the memories among them are found by :meth:`_memories`).
+        """
+        used: set[str] = set()
+        equations = list(group.equations.ordered)
+        if getattr(group, "event_driven", None) is not None:
+            equations += group.event_driven.ordered
+        for eq in equations:
+            if eq.varname == name and eq.expr is not None:
+                used |= set(eq.expr.identifiers)
+        for writer in self.blocks.get(group.name, []):
+            if name in writer.written:
+                for line in _code_lines(writer.code):
+                    var, op, expr, _ = parse_statement(line)
+                    identifiers = get_identifiers(expr)
+                    if var == name and op == "=" and name not in identifiers:
+                        used |= identifiers
+        return used
+
+    def _resolve(self, owner: object, name: str) -> list[tuple[object, str]]:
+        """The (group, variable) a name in a code block of ``owner`` refers to."""
+        if _is_builtin(name):
+            return []
+        if isinstance(owner, Synapses):
+            for suffix, group in (("_pre", owner.source), ("_post", owner.target)):
+                base = name[: -len(suffix)]
+                if name.endswith(suffix) and base in group.variables:
+                    return [(_base_group(group), base)]
+        if name in owner.variables:
+            return [(owner, name)]
+        return []
 
     # -- locality --------------------------------------------------------------------------
 
@@ -489,8 +919,10 @@ class _Auditor:
                 findings += self._classify_synaptic(block.owner, name, seen)
             else:
                 findings += self._classify_in_group(block.owner, name, "neuron", seen)
-        ok = all(finding.ok for finding in findings)
-        return AuditRow(LOCALITY, block.owner.name, ok, _render(findings), block.label)
+        problems = tuple(dict.fromkeys(f.category for f in findings if not f.ok))
+        return AuditRow(
+            LOCALITY, block.owner.name, not problems, _render(findings), block.label, problems
+        )
 
     def _classify_synaptic(
         self, syn: Synapses, name: str, seen: set[tuple[str, str]]
@@ -647,6 +1079,32 @@ class _Auditor:
                 if isinstance(stored, np.ndarray) and np.shares_memory(stored, value):
                     return f"{var_name} of {syn.name}"
         return None
+
+
+def _duration(seconds: float) -> str:
+    """``0.02`` -> ``"20 ms"``; ``1.5`` -> ``"1.5 s"``."""
+    if seconds < 1:
+        return f"{seconds * 1e3:.4g} ms"
+    return f"{seconds:.4g} s"
+
+
+def _compact(names: list[str]) -> str:
+    """``["m0", "m1", "m2", "h_d"]`` -> ``"h_d, m0..m2"``: numbered names as ranges."""
+    numbered: dict[str, list[int]] = {}
+    plain = []
+    for name in sorted(set(names)):
+        match = re.fullmatch(r"(.*?[^0-9])([0-9]+)", name)
+        if match:
+            numbered.setdefault(match.group(1), []).append(int(match.group(2)))
+        else:
+            plain.append(name)
+    for prefix, indices in numbered.items():
+        indices.sort()
+        if len(indices) > 2 and indices == list(range(indices[0], indices[-1] + 1)):
+            plain.append(f"{prefix}{indices[0]}..{prefix}{indices[-1]}")
+        else:
+            plain += [f"{prefix}{n}" for n in indices]
+    return ", ".join(sorted(plain))
 
 
 def _builtin(name: str) -> _Finding:

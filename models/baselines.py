@@ -46,6 +46,38 @@ Gradients = dict[str, dict[str, np.ndarray]]
 LENGTH_NORM_EPS = 1e-8  # keeps a silent layer's normalised activity at 0 instead of NaN
 
 
+@dataclass(frozen=True)
+class Read:
+    """One quantity that a parameter update reads (a declaration, for the locality audit).
+
+    Attributes
+    ----------
+    what : str
+        The quantity, in words (``"h of layer1 (its input)"``).
+    kind : str
+        Where it is available, in the categories of :mod:`neurosig.analyses.audit`: ``"pre"``,
+        ``"post"`` (the neuron's own state, or an input it receives), ``"shared"`` (a per-layer
+        scalar or summary), ``"global input"`` (the label, entering at the front); or the
+        failing ones, ``"weight transport"`` (another layer's weights) and ``"non-local"``.
+    pathway : str, optional
+        Set when the quantity comes from a later layer, e.g. ``"feedback pathway from
+        output"``: the network then needs connections from later to earlier layers.
+    """
+
+    what: str
+    kind: str
+    pathway: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateReads:
+    """Everything the update of one block's parameters reads (see :meth:`update_reads`)."""
+
+    block: str  # "layer1", "output", "readout", "signal"
+    params: str  # the parameters it changes, e.g. "W, b"
+    reads: tuple[Read, ...]
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------------
@@ -172,6 +204,9 @@ class LayeredModel:
 
     loss_names: tuple[str, ...] = ()
     readouts: tuple[str, ...] = ()
+    # Presentation phases one update needs, and why (declared for the audit).
+    presentation_phases: int = 1
+    phases_reason: str = "one forward pass"
 
     def __init__(self, config: MLPConfig, n_classes: int) -> None:
         self.config = config
@@ -199,6 +234,31 @@ class LayeredModel:
     ) -> tuple[Losses, Gradients]:
         """Losses and the update of every trained block, before any optimiser step."""
         raise NotImplementedError
+
+    def update_reads(self) -> tuple[UpdateReads, ...]:
+        """What the update of every trained block reads (the declaration the audit uses)."""
+        raise NotImplementedError
+
+    def _params(self, name: str) -> str:
+        """The parameters of block ``name``, e.g. ``"W, b"``."""
+        return ", ".join(self.blocks[name].params)
+
+    def _input_name(self, name: str) -> str:
+        """The presynaptic activity of block ``name``: the data, or the block below's output."""
+        names = list(self.blocks)
+        below = names.index(name) - 1
+        return "x (the data)" if below < 0 else f"h of {names[below]} (its input)"
+
+    def _readout_reads(self, name: str) -> UpdateReads:
+        """A linear readout trained by softmax cross-entropy: local to the readout units."""
+        return UpdateReads(
+            name,
+            self._params(name),
+            (
+                Read(self._input_name(name), "pre"),
+                Read("e = softmax(z) - onehot(y): its own output and the label", "post"),
+            ),
+        )
 
     def train_batch(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Losses:
         """One update on a mini-batch; returns the loss of each part (``loss_names``)."""
@@ -278,6 +338,8 @@ class FeedbackMLP(LayeredModel):
 
     loss_names = ("output",)
     readouts = ("output",)
+    presentation_phases = 2
+    phases_reason = "a forward pass, then the pass that sends the error back"
 
     def __init__(
         self, config: MLPConfig, n_in: int, n_classes: int, rng: np.random.Generator
@@ -285,6 +347,24 @@ class FeedbackMLP(LayeredModel):
         super().__init__(config, n_classes)
         self.add_mlp(n_in, rng, head="output")
         self.add_optimisers(list(self.blocks))
+
+    def error_read(self, i: int) -> Read:
+        """What block ``i - 1`` reads of the error, and along which pathway (declared)."""
+        raise NotImplementedError
+
+    def update_reads(self) -> tuple[UpdateReads, ...]:
+        """The output block reads its input and its own error; every hidden block its input,
+        its own derivative and the error that the rule sends back (:meth:`error_read`)."""
+        names = list(self.blocks)
+        out = []
+        for i, name in enumerate(names[:-1]):
+            reads = (
+                Read(self._input_name(name), "pre"),
+                Read("f'(z), its own derivative", "post"),
+                self.error_read(i + 1),
+            )
+            out.append(UpdateReads(name, self._params(name), reads))
+        return (*out, self._readout_reads(names[-1]))
 
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
         """The error ``dL/dy`` delivered to the output of block ``i - 1``.
@@ -360,6 +440,14 @@ class Backprop(FeedbackMLP):
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
         return dz @ list(self.blocks.values())[i].W
 
+    def error_read(self, i: int) -> Read:
+        above = list(self.blocks)[i]
+        return Read(
+            f"dz W: the error of {above} through {above}.W, its forward weights (transposed)",
+            "weight transport",
+            f"feedback pathway from {above}",
+        )
+
 
 class FeedbackAlignment(FeedbackMLP):
     """Feedback alignment [1]_: the error travels back through fixed random matrices.
@@ -385,6 +473,14 @@ class FeedbackAlignment(FeedbackMLP):
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
         return dz @ self.feedback[list(self.blocks)[i]]
 
+    def error_read(self, i: int) -> Read:
+        above = list(self.blocks)[i]
+        return Read(
+            f"dz B: the error of {above} through the fixed random matrix feedback_{above}.B",
+            "post",
+            f"feedback pathway from {above}",
+        )
+
 
 class DirectFeedbackAlignment(FeedbackMLP):
     """Direct feedback alignment [1]_: every hidden layer gets the output error directly.
@@ -408,6 +504,14 @@ class DirectFeedbackAlignment(FeedbackMLP):
 
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
         return e @ self.feedback[list(self.blocks)[i - 1]]
+
+    def error_read(self, i: int) -> Read:
+        below = list(self.blocks)[i - 1]
+        return Read(
+            f"e B: the output error through the fixed random matrix feedback_{below}.B",
+            "post",
+            "direct feedback pathway from output",
+        )
 
 
 class RandomFeatures(LayeredModel):
@@ -442,6 +546,10 @@ class RandomFeatures(LayeredModel):
             a, _ = block.forward(a, train=train, rng=rng)
             out.append(a)
         return out
+
+    def update_reads(self) -> tuple[UpdateReads, ...]:
+        """Only the readout learns; the hidden blocks keep their initial weights."""
+        return (self._readout_reads("readout"),)
 
     def gradients(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -588,6 +696,8 @@ class ForwardForward(LayeredModel):
     """
 
     readouts = ("goodness", "linear")
+    presentation_phases = 2
+    phases_reason = "positive data (the true label), then negative data (a wrong label)"
 
     def __init__(
         self, config: ForwardForwardConfig, n_in: int, n_classes: int, rng: np.random.Generator
@@ -602,6 +712,31 @@ class ForwardForward(LayeredModel):
         self.blocks["readout"] = linear_block(n_features, n_classes, rng, self.dtype)
         self.loss_names = (*self.hidden_names, "readout")
         self.add_optimisers(list(self.blocks))
+
+    def update_reads(self) -> tuple[UpdateReads, ...]:
+        """Each layer: its input (the label enters at the front, overlaid on the data), its
+        own activity and goodness, and whether the data are positive; the readout: the
+        normalised activities of the layers it reads."""
+        out = []
+        for i, name in enumerate(self.hidden_names):
+            pre = "(x, label overlay)" if i == 0 else f"h of {self.hidden_names[i - 1]}"
+            reads = (
+                Read(f"{pre}, length-normalised (its input)", "pre"),
+                Read("a = f(z) and f'(z), its own activity and derivative", "post"),
+                Read(f"goodness g of {name} (a per-layer sum)", "shared"),
+                Read("theta, and whether the data are positive or negative", "global input"),
+            )
+            out.append(UpdateReads(name, self._params(name), reads))
+        layers = ", ".join(self.readout_layers)
+        readout = UpdateReads(
+            "readout",
+            self._params("readout"),
+            (
+                Read(f"normalised h of {layers}, neutral label (its input)", "pre"),
+                Read("e = softmax(z) - onehot(y): its own output and the label", "post"),
+            ),
+        )
+        return (*out, readout)
 
     def overlay(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``(x, label_scale * labels)``: the label rows (B, C) concatenated to the input."""

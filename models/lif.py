@@ -1137,6 +1137,11 @@ class LIFModel(ChunkedBrianModel):
             )
             self._recording = record
 
+    def build_network(self) -> dict[str, Any]:
+        """The Brian2 objects of this network, built in the current device and scope and never
+        run (for :func:`neurosig.analyses.audit.audit_model`)."""
+        return build_brian(self.st).objects
+
     def learning_rates(self) -> tuple[float, float]:
         cfg = self.cfg
         ro = cfg.readout_lr * (self.lr / cfg.lr) if cfg.lr > 0 else cfg.readout_lr

@@ -1294,6 +1294,11 @@ class RateModel(ChunkedBrianModel):
                 key=f"rate-{st.key()}",
             )
 
+    def build_network(self) -> dict[str, Any]:
+        """The Brian2 objects of this network, built in the current device and scope and never
+        run (for :func:`neurosig.analyses.audit.audit_model`)."""
+        return build_brian(self.st).objects
+
     def learning_rates(self) -> tuple[float, float]:
         """(eta of the layers, eta of the readout) per learning event.
 

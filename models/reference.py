@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosig.config import param
-from neurosig.models.baselines import LayeredModel, MLPConfig
+from neurosig.models.baselines import LayeredModel, MLPConfig, Read, UpdateReads
 from neurosig.nn import Dense, cross_entropy
 from neurosig.registry import ModelSpec, register_model
 from neurosig.sigprop import RULES, SIMILARITIES, cosine_gram, layer_loss, similarity
@@ -158,6 +158,33 @@ class SPCore(LayeredModel):
         losses["readout"], dlogits = cross_entropy(logits, y)
         grads["readout"] = readout.backward(dlogits, cache_r, input_grad=False)[1]
         return losses, grads
+
+    def update_reads(self) -> tuple[UpdateReads, ...]:
+        """What each part's update reads: its own layer, its input and per-layer summaries.
+
+        The label enters at the front (through the signal block) and reaches every layer
+        forward, as the target stream; no error crosses layers.
+        """
+        out = []
+        summary = Read("the loss's softmax over similarities (per-layer sums)", "shared")
+        if self.config.signal == "learned":
+            signal = (
+                Read("onehot(c), the label entering at the front (its input)", "pre"),
+                Read("t_0 = relu(layernorm(S c)) and its derivative, its own output", "post"),
+                Read("x_j, the data stream of the same input unit", "post"),
+                summary,
+            )
+            out.append(UpdateReads("signal", self._params("signal"), signal))
+        for i in range(len(self.layers)):
+            pre = f"h and t of layer{i}" if i else "x and t_0, the signal block's output"
+            reads = (
+                Read(f"{pre} (its input, both streams)", "pre"),
+                Read("h, t and f'(z) of both streams, its own", "post"),
+                summary,
+                Read("similarities of the input targets (which samples are positives)", "shared"),
+            )
+            out.append(UpdateReads(f"layer{i + 1}", self._params(f"layer{i + 1}"), reads))
+        return (*out, self._readout_reads("readout"))
 
     # ---------------------------------------------------------------------------------------
     # Inference

@@ -1,8 +1,9 @@
 """The ``neurosig`` command.
 
-Subcommands: ``train``, ``validate``, ``models``, ``data``, ``demo``. A mistake the user can make
-(bad config, unknown data set, missing files, divergence) ends in one line on stderr and exit
-code 2, never a traceback.
+Subcommands: ``train``, ``validate``, ``models``, ``data``, ``demo``, ``audit`` (forward-only and
+locality audit of a model), ``report`` (plausibility report card of Results), ``sweep``
+(parameter sweeps). A mistake the user can make (bad config, unknown data set, missing files,
+divergence) ends in one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -117,6 +118,75 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Exit code 0 when the untrained model is forward-only and local, 1 when not."""
+    from neurosig.analyses.audit import audit_model
+    from neurosig.config import load_experiment
+
+    exp = load_experiment(args.spec)
+    if args.dataset:
+        exp = exp.replace(data_name=args.dataset)
+    report = audit_model(exp)
+    print(f"{exp.name}: model {exp.model}, data {exp.data.name} (untrained)\n")
+    print(report.table())
+    verdicts = {
+        "forward-only": report.forward_only,
+        "local": report.local,
+        "weight-transport-free": report.weight_transport_free,
+    }
+    print("\n" + ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in verdicts.items()))
+    return 0 if report.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from neurosig.analyses.report import write_report
+    from neurosig.results import load_result
+
+    results = [load_result(p) for p in args.results]
+    baselines = [load_result(p) for p in args.baselines]
+    out = Path(args.out) if args.out else Path(args.results[0]).with_suffix("") / "report"
+    progress = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    cards = write_report(
+        results,
+        out,
+        baselines=baselines,
+        trials=args.trials,
+        trial_duration_ms=args.trial_duration,
+        progress=progress,
+    )
+    for card in cards:
+        counts = {}
+        for row in card.rows:
+            counts[row.band] = counts.get(row.band, 0) + 1
+        print(f"{card.name}: " + ", ".join(f"{n} {b}" for b, n in counts.items()))
+    print(f"report written to {out}/report.md, report.html, report.pdf, report.png")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from neurosig.sweep import export_sweep, load_sweep, run_sweep, sweep_status
+
+    if args.action == "status":
+        print(sweep_status(args.store))
+        return 0
+    if args.action == "export":
+        ds = export_sweep(args.store, args.out)
+        dims = ", ".join(f"{d} {n}" for d, n in ds.sizes.items())
+        print(f"{args.out}: {ds.attrs['points_done']} points done ({dims})")
+        return 0
+    sweep = load_sweep(args.spec)
+    store = Path(args.store or Path("results") / "sweeps" / f"{sweep.name}.zarr")
+    shape = " x ".join(f"{n} {d}" for d, n in zip(sweep.dims, sweep.shape, strict=True))
+    print(f"sweep {sweep.name!r}: {sweep.n_points} points ({shape}) -> {store}", file=sys.stderr)
+    run_sweep(sweep, store, args.executor, workers=args.workers, progress=not args.quiet)
+    status = sweep_status(store)
+    print(status)
+    if status.failed:
+        print("neurosig: re-run the same command to retry the failed points", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosig",
@@ -148,11 +218,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", help="folder for fetched files (default: the user cache)")
     p.set_defaults(func=cmd_data)
 
+    p = sub.add_parser("report", help="plausibility report card of trained Results")
+    p.add_argument("results", nargs="+", help="Result files (.nc) of one model (one per seed)")
+    p.add_argument(
+        "--baselines", nargs="*", default=[], help="Results of other rules (BP: geometry reference)"
+    )
+    p.add_argument("--out", help="output folder (default: RESULT/report beside the first Result)")
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=10,
+        help="repeats per stimulus for Fano/correlations (0: skip)",
+    )
+    p.add_argument("--trial-duration", type=float, default=1000.0, help="length of a repeat in ms")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("demo", help="train SP-core, BP and random features on digits")
     p.add_argument("--out", default="results/demo")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "audit",
+        help="audit a model, untrained: forward-only, local updates, phases, longest interval "
+        "(exit 1 if a forward-only or locality check fails)",
+    )
+    p.add_argument("spec", help="preset name, model name or experiment TOML file")
+    p.add_argument("--dataset", help="data set whose sizes the model is built for")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("sweep", help="parameter sweeps: run (resumable), status, export")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("run", help="run the points of a sweep TOML not yet done in its store")
+    q.add_argument("spec", help="sweep TOML file")
+    q.add_argument("--store", help="zarr store (a folder); default results/sweeps/NAME.zarr")
+    q.add_argument(
+        "--executor",
+        default="local",
+        help="local (process pool, default), dask (a LocalCluster), dask://ADDRESS or slurm",
+    )
+    q.add_argument("--workers", type=int, help="processes or jobs (default: one per core)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q = actions.add_parser("status", help="points done, failed and pending in a store")
+    q.add_argument("store")
+    q = actions.add_parser("export", help="write a store as one netCDF Dataset")
+    q.add_argument("store")
+    q.add_argument("out", help="netCDF file (.nc)")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 
@@ -168,7 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"neurosig: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("neurosig: interrupted; finished epochs are saved", file=sys.stderr)
+        print(
+            "neurosig: interrupted; finished epochs (train) and points (sweep) are saved",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -55,6 +55,36 @@ def evaluate(
     return {name: c / len(y) for name, c in correct.items()}
 
 
+def restore_model(
+    ds: xr.Dataset, *, trained: bool = True, data: Dataset | None = None, **changes
+) -> tuple[TrainableModel, Dataset]:
+    """Rebuild the model of a Result, untrained or with its learned parameters, and its data.
+
+    ``build_model`` draws the same initial network from the same seed, so ``trained=False``
+    gives the network exactly as it was before training. ``changes`` go to
+    :meth:`Experiment.replace` (e.g. ``model_encoding="poisson"``) for probes that change how
+    the network is run, not its structure. Optimiser state is not stored in a Result: the
+    rebuilt model keeps its fresh one, which is fine for evaluation but not for resuming.
+    """
+    from neurosig.config import experiment_from_toml
+
+    experiment = experiment_from_toml(ds.attrs["config"], source="the Result's config")
+    if changes:
+        experiment = experiment.replace(**changes)
+    data = data if data is not None else load_experiment_data(experiment)
+    model = build_model(experiment, data)
+    if trained:
+        # a Result stores ``block.name`` as ``param_block_name``; block names may contain "_"
+        # (``w_ro``), so look each of the model's own keys up rather than parsing the names
+        state = model.state_dict()
+        for key in state:
+            stored = "param_" + key.replace(".", "_", 1)
+            if stored in ds:
+                state[key] = ds[stored].values
+        model.load_state_dict(state)
+    return model, data
+
+
 @dataclass
 class _History:
     """Per-epoch records, turned into the Result's variables."""

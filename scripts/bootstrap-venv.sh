@@ -27,4 +27,4 @@ py=$(find_python)
 echo "bootstrap: creating $venv with $("$py" --version 2>&1) ($py)"
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[dev]"
+"$venv/bin/python" -m pip install -q -e ".[dev,validation]"

@@ -243,7 +243,7 @@ def test_stdp_with_event_driven_traces_is_local():
     assert report.ok, report.table()
     blocks = {row.block for row in _rows(report, "locality", "stdp")}
     assert blocks == {"equations", "on_pre", "on_post"}
-    (on_pre,) = [row for row in report.rows if row.block == "on_pre"]
+    (on_pre,) = [row for row in _rows(report, "locality", "stdp") if row.block == "on_pre"]
     assert on_pre.detail == "synaptic: apost, apre, w; post: v; functions: clip"
 
 
@@ -291,3 +291,203 @@ def test_report_summaries():
     assert report.forward_only and not report.local and not report.ok
     assert report.failures() == [rows[1]]
     assert str(report) == report.table()
+
+
+# ----------------------------------------------------------------------------------------
+# Temporal locality: phases and the longest interval between combined factors
+# ----------------------------------------------------------------------------------------
+
+
+def _memory_net(update_every, memory_every=5 * ms, n_labels=4):
+    """A label group, a hidden layer remembering a label-gated target, a plastic synapse.
+
+    The onsets (the reset of ``h``) come every 5 ms; the update reads the class memory.
+    """
+    label = NeuronGroup(n_labels, "y : 1", name="inp")
+    hid = NeuronGroup(3, "h : 1\nI : 1\nm : 1\ny : 1 (linked)", name="hid")
+    hid.y = linked_var(label, "y", index=np.zeros(3, dtype=int))
+    hid.run_regularly("m += y*(h - m)", dt=memory_every, name="hid_memory")
+    hid.run_regularly("h = 0", dt=5 * ms, name="hid_onset")
+    out = _layer("out", 2)
+    syn = _forward_synapses(label, hid, "syn_hid", rule=None)
+    syn.run_regularly("w += eta*y_pre*m_post", dt=update_every, name="syn_hid_update")
+    plain = _forward_synapses(hid, out, "syn_out", rule=None)
+    plain.run_regularly("w += eta*h_pre*h_post", dt=update_every, name="syn_out_update")
+    return Network(label, hid, out, syn, plain)
+
+
+def test_class_memory_spans_one_presentation_per_label_unit():
+    report = audit_brian_network(_memory_net(5 * ms), LAYERS)
+
+    assert report.phases == 1
+    # m is refreshed when its class (1 of 4 label units) is shown: every 4 x 5 ms on average
+    assert report.longest_interval == pytest.approx(0.020)
+    (row,) = _rows(report, "temporal", "syn_hid")
+    assert "every 5 ms (1 presentation)" in row.detail
+    assert "class memories m (1 of 4 label units" in row.detail
+    (plain,) = _rows(report, "temporal", "syn_out")
+    assert "combines factors up to 5 ms apart" in plain.detail
+    assert "phases: 1 (onsets every 5 ms)" in _rows(report, "temporal", "network")[0].detail
+    assert report.ok  # temporal rows inform; they never fail
+
+
+def test_an_update_every_two_onsets_needs_two_phases():
+    report = audit_brian_network(_memory_net(10 * ms, memory_every=10 * ms), LAYERS)
+
+    assert report.phases == 2
+    assert report.longest_interval == pytest.approx(4 * 0.010)
+    (row,) = _rows(report, "temporal", "syn_out")
+    assert "every 10 ms (2 presentations)" in row.detail
+
+
+def test_presentation_can_be_given():
+    report = audit_brian_network(_memory_net(10 * ms), LAYERS, presentation=0.010)
+    assert report.phases == 1
+
+
+def test_continuous_and_event_driven_updates_combine_live_factors():
+    report = audit_brian_network(_three_layer_net()[0], LAYERS)
+    assert report.phases == 1
+    assert report.longest_interval == pytest.approx(1e-3)  # the run_regularly period
+
+    inp = NeuronGroup(4, "v : 1", threshold="v > 1", reset="v = 0", name="inp")
+    hid = NeuronGroup(3, "v : 1", threshold="v > 1", reset="v = 0", name="hid")
+    syn = Synapses(inp, hid, "w : 1", on_pre="w += 0.01*v_post", name="stdp")
+    syn.connect()
+    report = audit_brian_network([inp, hid, syn], {"inp": 0, "hid": 1})
+    (row,) = _rows(report, "temporal", "stdp")
+    assert row.detail.startswith("at every presynaptic event")
+    assert report.longest_interval == pytest.approx(float(brian2.defaultclock.dt))
+
+
+def test_weight_transport_is_reported_separately_from_feedback():
+    net, hid, out, syn_out = _three_layer_net()
+    sneaky = Synapses(
+        hid, out, "w : 1", name="syn_sneaky", namespace={"W_out": syn_out.variables["w"]}
+    )
+    sneaky.connect()
+    sneaky.run_regularly("w += 0.1*W_out", dt=1 * ms)
+    net.add(sneaky)
+    report = audit_brian_network(net, LAYERS)
+    assert report.forward_only and not report.weight_transport_free
+    (failure,) = report.failures()
+    assert failure.problems == ("weight transport",)
+
+    net, hid, out, _ = _three_layer_net()
+    net.add(_forward_synapses(out, hid, "syn_feedback", rule=None))
+    report = audit_brian_network(net, LAYERS)
+    assert report.weight_transport_free and not report.forward_only
+
+
+# ----------------------------------------------------------------------------------------
+# audit_model: the Brian2 families (built, never run) and the numpy declarations
+# ----------------------------------------------------------------------------------------
+
+RATE_SMALL = dict(hidden=(5, 4), chunk=3, presentation=3.0, dt=1.0, tau=2.0)
+LIF_SMALL = dict(hidden=(6, 5), chunk=4, presentation=10.0, dt=0.5, branch_every=2)
+
+
+def _audit_brian_model(family, **fields):
+    from neurosig.analyses.audit import audit_model
+    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.rate import RateConfig, build_rate
+
+    if family == "rate":
+        model = build_rate(RateConfig(**{**RATE_SMALL, **fields}), 6, 3, np.random.default_rng(0))
+    else:
+        model = build_lif(LIFConfig(**{**LIF_SMALL, **fields}), 6, 3, np.random.default_rng(0))
+    return audit_model(model)
+
+
+@pytest.mark.parametrize("family", ["rate", "lif"])
+def test_two_compartments_need_one_phase_and_the_phase_mode_two(family):
+    compartments = _audit_brian_model(family)
+    phases = _audit_brian_model(family, mode="phases")
+    assert compartments.ok and phases.ok, phases.table()
+    assert (compartments.phases, phases.phases) == (1, 2)
+    assert compartments.forward_only and compartments.local
+    assert compartments.weight_transport_free
+
+
+def test_rate_longest_interval_is_the_documented_value():
+    # no class memory is read (mse, no anti-collapse): one presentation (3 ms), two in phases
+    mse = dict(rule="hebbian-mse", anti_collapse="none", target_branch="presented")
+    assert _audit_brian_model("rate", **mse).longest_interval == pytest.approx(3e-3)
+    assert _audit_brian_model("rate", **mse, mode="phases").longest_interval == pytest.approx(6e-3)
+    # per-step updates of live factors: one time step
+    step = _audit_brian_model("rate", **mse, update="step")
+    assert step.longest_interval == pytest.approx(1e-3)
+    # the contrastive rule reads the class memories (3 classes): 3 samples
+    report = _audit_brian_model("rate", mode="phases")
+    assert report.longest_interval == pytest.approx(3 * 6e-3)
+    (row,) = _rows(report, "temporal", "w1")
+    assert "class memories m0..m2 (1 of 3 label units" in row.detail
+    assert "latches I_d, h_d" in row.detail
+
+
+def _audit_numpy(name):
+    from neurosig.analyses.audit import audit_model
+    from neurosig.registry import get_model
+
+    spec = get_model(name)
+    return audit_model(spec.build(spec.config_cls(hidden=(8, 8)), 4, 3, np.random.default_rng(0)))
+
+
+def test_backprop_reads_later_weights_through_a_feedback_pathway():
+    report = _audit_numpy("bp")
+    assert not report.forward_only and not report.local and not report.weight_transport_free
+    assert report.phases == 2 and np.isnan(report.longest_interval)
+    failed = {(row.check, row.obj): row for row in report.failures()}
+    assert set(failed) == {
+        (c, b) for c in ("forward-only", "locality") for b in ("layer1", "layer2")
+    }
+    assert failed["forward-only", "layer1"].problems == ("feedback pathway",)
+    assert "layer2.W" in failed["locality", "layer1"].detail
+    assert failed["locality", "layer1"].problems == ("weight transport",)
+
+
+@pytest.mark.parametrize("name", ["fa", "dfa"])
+def test_feedback_alignment_needs_a_feedback_pathway_but_no_weight_transport(name):
+    report = _audit_numpy(name)
+    assert not report.forward_only
+    assert report.local and report.weight_transport_free
+    assert all("feedback pathway" in row.detail for row in report.failures())
+    assert "feedback_layer" in report.table()
+
+
+@pytest.mark.parametrize(("name", "phases"), [("sp-core", 1), ("ff", 2), ("random-features", 1)])
+def test_forward_only_rules_pass(name, phases):
+    report = _audit_numpy(name)
+    assert report.ok and report.weight_transport_free, report.table()
+    assert report.phases == phases
+
+
+def test_every_registered_numpy_model_declares_its_updates():
+    from neurosig.registry import model_names
+
+    for name in set(model_names()) - {"rate", "lif"}:
+        report = _audit_numpy(name)
+        assert any(row.check == "locality" for row in report.rows), name
+
+
+# ----------------------------------------------------------------------------------------
+# neurosig audit
+# ----------------------------------------------------------------------------------------
+
+
+def test_cli_audit_exit_codes(capsys, tmp_path):
+    from neurosig.cli import main
+
+    assert main(["audit", "rate-sigprop-digits"]) == 0
+    out = capsys.readouterr().out
+    assert "check" in out and "temporal" in out and "forward-only: yes" in out
+
+    assert main(["audit", "bp-digits"]) == 1
+    out = capsys.readouterr().out
+    assert "weight transport" in out and "FAIL" in out
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[model]\nname = "bp"\nhiden = [3]\n')
+    assert main(["audit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("neurosig: error:")

@@ -156,6 +156,7 @@ def speed():
         sys.path.remove(str(SPEED.parent))
 
 
+@pytest.mark.slow  # about 35 s (a Brian2 compile and timed chunks): suite time
 def test_speed_quick_run_writes_markdown_and_csv(tmp_path):
     """The smoke run: 784-50-10 and 784-100-10, chunks of 10 (one cold compile, ~1 minute)."""
     from neurosig.models.rate import RateConfig
@@ -242,3 +243,23 @@ def test_lif_speed_quick_run_writes_markdown_and_csv(tmp_path):
         assert r["encoding"] == ("current" if r["section"] == "current" else "poisson")
     poisson = [r for r in rows if r["encoding"] == "poisson" and r["phase"] == "train"]
     assert all(float(r["input_spikes_per_sample"]) > 0 for r in poisson)
+
+
+@pytest.mark.slow
+def test_analysis_speed_quick_run_writes_markdown_and_csv(tmp_path):
+    """The smoke run on digits: two short trainings, the trial probe's compile, one card."""
+    out = tmp_path / "analysis-speed.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "analysis_speed.py"), "--quick",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    markdown = out.read_text()
+    assert "64-128-10 LIF sigprop network" in markdown
+    with out.with_suffix(".csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["stage"] for r in rows} == {
+        "analyses", "untrained activity", "trial probe", "figure and files"
+    }  # fmt: skip
+    assert all(float(r["seconds"]) > 0 for r in rows)

@@ -91,3 +91,24 @@ def test_spiking_model_notebook_draws_rasters_before_and_after_learning(run_note
     for figure in ("lif_raster", "lif_traces", "lif_rates"):
         for suffix in (".pdf", ".png"):
             assert (output / figure).with_suffix(suffix).stat().st_size > 0
+
+
+def test_plausibility_notebook_prints_both_cards_and_draws_the_report(run_notebook):
+    notebook = NOTEBOOKS[0].parent / "04_plausibility.py"
+    run, output = run_notebook(notebook)
+    assert "## lif-sigprop-digits (lif" in run.stdout and "## bp-digits (bp" in run.stdout
+    assert "not applicable" in run.stdout  # BP has no spikes
+    assert "fano_factor_1s" in run.stdout
+    for suffix in (".pdf", ".png"):
+        assert (output / "plausibility_report").with_suffix(suffix).stat().st_size > 0
+
+
+def test_sweep_notebook_runs_resumes_and_draws_its_figure(run_notebook):
+    notebook = NOTEBOOKS[0].parent / "05_sweep.py"
+    run, output = run_notebook(notebook)
+    # the first run computes the 8 points, the repeated command finds them done
+    assert run.stdout.count("8/8 points done, 0 failed, 0 pending") >= 2
+    assert "dale True" in run.stdout and "lr 0.1:" in run.stdout
+    for suffix in (".pdf", ".png"):
+        assert (output / "sweep_accuracy").with_suffix(suffix).stat().st_size > 0
+    assert (output / "quick-lr-dale.nc").stat().st_size > 0

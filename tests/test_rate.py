@@ -79,7 +79,14 @@ def _assert_same(a, b, tol=1e-9):
         np.testing.assert_allclose(ha, hb, rtol=0, atol=tol)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+# variants that only switch a branch of code the others already run: slow tier (suite time)
+_SLOW_VARIANTS = ("presented-target", "no-target-branch", "mse-normalise", "mse-none")
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [pytest.param(v, marks=pytest.mark.slow) if v in _SLOW_VARIANTS else v for v in VARIANTS],
+)
 def test_brian2_numpy_target_matches_the_handwritten_integrator(variant):
     cfg = RateConfig(**{**SMALL, **VARIANTS[variant]}, target="reference")
     ref = _train(cfg)

@@ -1,0 +1,670 @@
+"""The plausibility report card: does a trained network look like a brain, criterion by criterion?
+
+A card has one row per criterion of ``PLAUSIBILITY.md`` (and per hidden layer where the
+criterion is per layer). Each row gives
+
+* the value measured on the Result, with a bootstrap confidence interval over units, stimuli
+  or seeds (the resampled axis is named in the row's note);
+* the literature range from ``analyses/references.toml`` with its context and citation;
+* a band: ``in`` (inside the typical range), ``near`` (inside the wider "near" range),
+  ``out``, ``flag`` (the measurement is degenerate, e.g. a Fano factor of noise-free repeats)
+  or ``not applicable`` (a criterion the network cannot express, e.g. ISI irregularity of a
+  rate network; never filled in with a Poisson substitute).
+
+Geometry and selectivity rows (``relative = true`` in the references) have no literature
+range: following PLAUSIBILITY.md they are placed between the *untrained* network (score 0)
+and *backprop* of the same architecture (score 1) on the same stimuli,
+``s = (v - v_untrained) / (v_BP - v_untrained)``. neurosig's convention (not a literature
+value): ``in`` for s >= 2/3, ``near`` for s >= 1/3, ``out`` below. For the rows that compare a
+representation with BP's (RDM correlation, CKA, Procrustes distance) ``v_BP`` is BP compared
+with itself, measured the same way: 1 for the first two, and for the cross-validated
+Procrustes distance the floor that held-out scoring leaves when units outnumber the training
+stimuli (the fitted map is undetermined outside their span).
+
+There is no overall score: a single number would hide which criterion fails.
+
+Example
+-------
+>>> card = report_card(load_result("sigprop.nc"), bp=load_result("bp.nc"))  # doctest: +SKIP
+>>> print(card_markdown(card))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from neurosig.analyses import activity, representation, weights
+from neurosig.errors import DataError
+
+__all__ = [
+    "BANDS",
+    "Card",
+    "CardRow",
+    "Reference",
+    "band",
+    "load_references",
+    "probe_trials",
+    "relative_band",
+    "report_card",
+]
+
+BANDS = ("in", "near", "out", "flag", "not applicable")
+RELATIVE_IN, RELATIVE_NEAR = 2 / 3, 1 / 3
+N_BOOT = 1000
+
+
+# -- literature references ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One literature range (an entry of ``analyses/references.toml``)."""
+
+    key: str
+    criterion: str
+    statistic: str
+    units: str
+    applies_to: tuple[str, ...]
+    context: str
+    citation: str
+    confidence: str
+    low: float = math.nan
+    high: float = math.nan
+    near: tuple[float, float] = (math.nan, math.nan)
+    relative: bool = False
+    doi: str = ""
+    note: str = ""
+
+    @property
+    def range_text(self) -> str:
+        if self.relative:
+            return "between untrained (0) and BP (1)"
+        if self.low == self.high:
+            return f"{self.low:g}"
+        return f"{self.low:g}-{self.high:g}"
+
+
+def load_references(path: str | Path | None = None) -> dict[str, Reference]:
+    """The literature ranges, keyed by criterion key (default: the shipped references.toml)."""
+    if path is None:
+        text = (resources.files("neurosig.analyses") / "references.toml").read_text()
+        source = "references.toml"
+    else:
+        text, source = Path(path).read_text(), str(path)
+    try:
+        entries = tomllib.loads(text)["reference"]
+    except (tomllib.TOMLDecodeError, KeyError) as err:
+        raise DataError(f"{source}: not a references file ({err})") from None
+    out = {}
+    for e in entries:
+        near = e.get("near", [e.get("low", math.nan), e.get("high", math.nan)])
+        out[e["key"]] = Reference(
+            key=e["key"],
+            criterion=e["criterion"],
+            statistic=e["statistic"],
+            units=e.get("units", "1"),
+            applies_to=tuple(e.get("applies_to", ())),
+            context=e.get("context", ""),
+            citation=e["citation"],
+            confidence=e.get("confidence", "unverified"),
+            low=float(e.get("low", math.nan)),
+            high=float(e.get("high", math.nan)),
+            near=(float(near[0]), float(near[1])),
+            relative=bool(e.get("relative", False)),
+            doi=e.get("doi", ""),
+            note=e.get("note", ""),
+        )
+    return out
+
+
+def band(value: float, ref: Reference) -> str:
+    """``in`` / ``near`` / ``out`` for a value against a literature range (NaN: not applicable).
+
+    >>> ref = Reference("r", "c", "s", "Hz", ("spiking",), "", "", "verified", 1.0, 10.0, (0.5, 20))
+    >>> band(5.0, ref), band(15.0, ref), band(50.0, ref)
+    ('in', 'near', 'out')
+    """
+    if not np.isfinite(value):
+        return "not applicable"
+    if ref.low <= value <= ref.high:
+        return "in"
+    if ref.near[0] <= value <= ref.near[1]:
+        return "near"
+    return "out"
+
+
+def relative_band(score: float) -> str:
+    """Band of a geometry row's score between untrained (0) and BP (1); see the module doc."""
+    if not np.isfinite(score):
+        return "not applicable"
+    return "in" if score >= RELATIVE_IN else "near" if score >= RELATIVE_NEAR else "out"
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """One row of the card: a criterion measured on one layer (0: the whole network)."""
+
+    key: str
+    layer: int
+    value: float
+    low: float
+    high: float
+    n: int
+    units: str
+    band: str
+    note: str = ""
+    score: float = math.nan  # relative rows: position between untrained (0) and BP (1)
+    untrained: float = math.nan
+    bp: float = math.nan
+
+
+@dataclass
+class Card:
+    """The report card of one rule (one or more Results of the same model, one per seed)."""
+
+    name: str
+    model: str
+    rows: list[CardRow]
+    references: dict[str, Reference]
+    accuracy: float
+    seeds: int = 1
+    extras: dict = field(default_factory=dict)  # arrays for the figure (RDMs, CKA matrix, ...)
+
+    def row(self, key: str, layer: int | None = None) -> CardRow:
+        """The row ``key`` (of ``layer``; default: the last layer that has it)."""
+        rows = [r for r in self.rows if r.key == key and (layer is None or r.layer == layer)]
+        if not rows:
+            raise KeyError(key)
+        return rows[-1]
+
+    def to_dataset(self) -> xr.Dataset:
+        """The card as labelled data (dimension ``row``), for storing next to the report."""
+        refs = [self.references.get(r.key) for r in self.rows]
+
+        def column(name):
+            return [getattr(r, name) for r in self.rows]
+
+        ds = xr.Dataset(
+            {
+                "value": ("row", np.array(column("value"), float)),
+                "ci_low": ("row", np.array(column("low"), float)),
+                "ci_high": ("row", np.array(column("high"), float)),
+                "n": ("row", np.array(column("n"), int)),
+                "score": ("row", np.array(column("score"), float)),
+                "untrained": ("row", np.array(column("untrained"), float)),
+                "bp": ("row", np.array(column("bp"), float)),
+                "band": ("row", np.array(column("band"), str)),
+                "units": ("row", np.array(column("units"), str)),
+                "note": ("row", np.array(column("note"), str)),
+                "reference_range": (
+                    "row",
+                    np.array([ref.range_text if ref else "" for ref in refs], str),
+                ),
+                "citation": ("row", np.array([ref.citation if ref else "" for ref in refs], str)),
+            },
+            coords={
+                "key": ("row", np.array(column("key"), str)),
+                "layer": ("row", np.array(column("layer"), int)),
+            },
+        )
+        ds.attrs.update(name=self.name, model=self.model, seeds=self.seeds, accuracy=self.accuracy)
+        return ds
+
+
+def _row_from_statistic(
+    stat: activity.Statistic, key: str, layer: int, references: dict[str, Reference]
+) -> CardRow:
+    if stat.status == "ok" and key in references:
+        b = band(stat.value, references[key])
+    elif stat.status == "ok":
+        b = "not applicable"  # measured, but no literature range to score it against
+    else:
+        b = stat.status
+    return CardRow(
+        key, layer, stat.value, stat.low, stat.high, stat.n, stat.units, b, note=stat.note
+    )
+
+
+def _bootstrap(values: np.ndarray, statistic=np.nanmean, seed: int = 0) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return math.nan, math.nan
+    return activity.bootstrap_ci(
+        values, statistic=statistic, n_boot=N_BOOT, rng=np.random.default_rng(seed)
+    )
+
+
+# -- what a Result holds ----------------------------------------------------------------------
+
+
+def hidden_layers(ds: xr.Dataset) -> list[int]:
+    """Indices (1-based) of the hidden layers whose activity a Result recorded."""
+    return sorted(int(str(v)[len("activity_layer") :]) for v in ds.data_vars if _is_act(v))
+
+
+def _is_act(name) -> bool:
+    return str(name).startswith("activity_layer") and str(name)[len("activity_layer") :].isdigit()
+
+
+def is_spiking(ds: xr.Dataset) -> bool:
+    """Whether the Result holds spike trains (a spiking model) or only rates."""
+    return any(str(v).startswith("spike_layer") for v in ds.data_vars)
+
+
+def activity_matrix(ds: xr.Dataset, layer: int) -> np.ndarray:
+    """Recorded data-stream activity of a hidden layer, (sample, unit)."""
+    return np.asarray(ds[f"activity_layer{layer}"].values, dtype=float)
+
+
+def weight_blocks(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Learned weight matrices (post, pre) of the feedforward pathway, by block name.
+
+    The label projection (``signal``) is excluded: it is a fixed input pathway, not a
+    synapse population that learns.
+    """
+    out = {}
+    for name, var in ds.data_vars.items():
+        name = str(name)
+        if not name.startswith("param_") or var.ndim != 2:
+            continue
+        for suffix in ("_W", "_weight"):
+            block = name[len("param_") : -len(suffix)]
+            if name.endswith(suffix) and block != "signal":
+                out[block] = np.asarray(var.values, dtype=float)
+    return out
+
+
+def _block_layer(block: str, n_hidden: int) -> int:
+    """Layer a weight block projects to: ``layer2``/``w2`` -> 2; readouts -> n_hidden + 1."""
+    digits = block[len(block.rstrip("0123456789")) :]
+    return int(digits) if digits else n_hidden + 1
+
+
+def test_accuracy(ds: xr.Dataset) -> float:
+    return float(ds.test_accuracy.values[-1]) if "test_accuracy" in ds else math.nan
+
+
+# -- repeated trials (Fano factor, noise correlations) ----------------------------------------
+
+
+def probe_trials(
+    ds: xr.Dataset,
+    *,
+    n_stimuli: int = 10,
+    n_repeats: int = 10,
+    duration_ms: float = 1000.0,
+    data=None,
+) -> activity.SpikeTrains | None:
+    """Spike trains of repeated noisy presentations of a few test stimuli (spiking models).
+
+    The trained network is rebuilt from the Result and each of the first ``n_stimuli`` test
+    samples is shown ``n_repeats`` times for ``duration_ms`` as Poisson spike trains
+    (``encoding = "poisson"``: the spike-train version of the mean drive the default
+    current input delivers), so trial-to-trial variability comes from the input spikes only.
+    The longer presentation makes 1 s counting windows possible; the weights are the trained
+    ones. Returns None for models without spikes. Trials are stimulus-major (stimulus 0's
+    repeats first), the layout :func:`activity.repeat_counts` expects.
+
+    This runs the network (Brian2; a new program is compiled the first time a duration and
+    trial count are used).
+    """
+    if not is_spiking(ds):
+        return None
+    from neurosig.train import restore_model
+
+    n_trials = n_stimuli * n_repeats
+    model, data = restore_model(
+        ds,
+        data=data,
+        model_encoding="poisson",
+        model_presentation=duration_ms,
+        model_chunk=n_trials,
+        model_trace_units=0,
+    )
+    x = np.repeat(data.x_test[:n_stimuli], n_repeats, axis=0)
+    rec = model.recordings(x)
+    trains = {}
+    for layer in hidden_layers(ds):
+        prefix = f"spike_layer{layer}"
+        if f"{prefix}_unit" not in rec:
+            continue
+        tr = activity.spike_trains(
+            rec[f"{prefix}_sample"][1],
+            rec[f"{prefix}_unit"][1],
+            rec[f"{prefix}_time"][1],
+            n_trials=n_trials,
+            n_units=ds.sizes[f"layer{layer}_unit"],
+            duration=duration_ms * 1e-3,
+        )
+        tr.attrs["n_repeats"] = n_repeats
+        trains[layer] = tr
+    return trains
+
+
+# -- the card ---------------------------------------------------------------------------------
+
+
+def _activity_rows(ds, references, trials) -> list[CardRow]:
+    rows = []
+    for layer in hidden_layers(ds):
+        stats = activity.summarise_layer(ds, layer, trials=(trials or {}).get(layer))
+        for key, stat in stats.items():
+            rows.append(_row_from_statistic(stat, key, layer, references))
+        rows.append(_fraction_active_row(ds, layer, references))
+    return rows
+
+
+def _fraction_active_row(ds, layer, references) -> CardRow:
+    """Energy budget: the mean fraction of a layer's units firing >= 20 Hz on a stimulus.
+
+    At the default 50 ms presentation 20 Hz is one spike: a unit that fires at all on a stimulus
+    counts as active. Rate networks have no spikes and no comparable threshold: not applicable.
+    """
+    key = "fraction_active"
+    if not is_spiking(ds):
+        return CardRow(
+            key, layer, math.nan, math.nan, math.nan, 0, "fraction", "not applicable",
+            note="rate network: no spikes; see summed activity",
+        )  # fmt: skip
+    per_stimulus = np.mean(activity_matrix(ds, layer) >= 20.0, axis=1)
+    low, high = _bootstrap(per_stimulus)
+    value = float(per_stimulus.mean())
+    return CardRow(
+        key, layer, value, low, high, per_stimulus.size, "fraction",
+        band(value, references[key]) if key in references else "not applicable",
+        note="units >= 20 Hz per stimulus; CI over stimuli",
+    )  # fmt: skip
+
+
+def _weight_rows(ds, references, seed) -> list[CardRow]:
+    rows = []
+    n_hidden = len(hidden_layers(ds))
+    for block, w in weight_blocks(ds).items():
+        layer = _block_layer(block, n_hidden)
+        signs = weights.outgoing_signs(w)
+        consistent = (signs[np.isfinite(signs)] != 0).astype(float)
+        low, high = _bootstrap(consistent, seed=seed)
+        v = weights.dale_fraction(w)
+        rows.append(
+            CardRow(
+                "dale_fraction", layer, v, low, high, consistent.size, "fraction",
+                band(v, references["dale_fraction"]) if "dale_fraction" in references
+                else "not applicable",
+                note=f"{block}: presynaptic units with one outgoing sign; CI over units",
+            )
+        )  # fmt: skip
+        e = weights.excitatory_fraction(w)
+        rows.append(
+            CardRow(
+                "excitatory_fraction", layer, e, math.nan, math.nan,
+                int(np.sum(np.isin(signs, (-1, 1)))), "fraction",
+                band(e, references["excitatory_fraction"])
+                if "excitatory_fraction" in references else "not applicable",
+                note=f"{block}: among sign-consistent units"
+                if np.isfinite(e) else f"{block}: no sign-consistent unit",
+            )
+        )  # fmt: skip
+        fit = weights.weight_lognormal(w)
+        rows.append(
+            CardRow(
+                "weight_lognormal_sigma", layer, fit["sigma"], math.nan, math.nan, fit["n"], "1",
+                band(fit["sigma"], references["weight_lognormal_sigma"])
+                if "weight_lognormal_sigma" in references else "not applicable",
+                note=f"{block}: sigma of ln|w|; log-likelihood ratio vs normal "
+                f"{fit['llr']:+.2f} per weight",
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _rule_rows(ds, references) -> list[CardRow]:
+    from neurosig.analyses.audit import audit_model
+    from neurosig.train import restore_model
+
+    model, _ = restore_model(ds, trained=False)
+    report = audit_model(model)
+    facts = [
+        ("spatial_locality", float(report.local), "1", "every update reads only local terms"),
+        (
+            "weight_transport_free",
+            float(report.weight_transport_free),
+            "1",
+            "no update reads another layer's weights",
+        ),
+        ("feedback_free", float(report.forward_only), "1", "no later-to-earlier pathway"),
+        ("phases_per_update", float(report.phases), "phases", "phases an update needs"),
+        (
+            "eligibility_interval",
+            float(report.longest_interval),
+            "s",
+            "longest interval between the factors an update combines",
+        ),
+    ]
+    rows = []
+    for key, value, units, note in facts:
+        b = band(value, references[key]) if key in references else "not applicable"
+        rows.append(CardRow(key, 0, value, value, value, 1, units, b, note=note))
+    return rows
+
+
+def _geometry_values(
+    act, labels, bp_act, seed, with_ci: bool = True
+) -> dict[str, tuple[float, float, float, int]]:
+    """value, CI low, CI high, n of each geometry criterion for one representation.
+
+    ``with_ci=False`` (the untrained and BP ends of the scale) skips bootstraps and the
+    permutation test.
+    """
+    rng = np.random.default_rng(seed)
+    n_boot = N_BOOT if with_ci else 0
+    out = {}
+    dec = representation.decodability(act, labels, rng=np.random.default_rng(seed))
+    ci = _wilson(dec.accuracy, dec.n_test) if with_ci else (math.nan, math.nan)
+    out["decodability"] = (dec.accuracy, *ci, dec.n_test)
+    pr = float(representation.participation_ratio(act, corrected=True))
+    out["participation_ratio"] = (pr, math.nan, math.nan, len(labels))
+    if np.min(act) >= 0:  # the index compares mean rates: undefined for signed activity
+        csi = np.asarray(representation.class_selectivity(act, labels), dtype=float)
+        lo, hi = _bootstrap(csi, statistic=np.nanmedian, seed=seed) if with_ci else (math.nan,) * 2
+        out["class_selectivity"] = (float(np.nanmedian(csi)), lo, hi, int(np.isfinite(csi).sum()))
+    if bp_act is not None:
+        cmp = representation.compare_rdms(
+            representation.rdm(act), representation.rdm(bp_act), n_boot=n_boot, n_perm=n_boot,
+            rng=rng,
+        )  # fmt: skip
+        out["rdm_correlation"] = (cmp.value, cmp.low, cmp.high, cmp.n_stimuli)
+        out["rdm_p_value"] = (cmp.p_value, math.nan, math.nan, cmp.n_stimuli)
+        out["cka"] = (
+            float(representation.linear_cka(act, bp_act, debiased=True)),
+            math.nan,
+            math.nan,
+            len(labels),
+        )
+        out["procrustes_distance"] = (
+            float(representation.procrustes_cv(act, bp_act, rng=np.random.default_rng(seed))),
+            math.nan,
+            math.nan,
+            len(labels),
+        )
+    return out
+
+
+def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (held-out accuracy over ``n`` test stimuli)."""
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def _untrained_activity(ds: xr.Dataset) -> dict[int, np.ndarray]:
+    """Hidden activity of the same network before training, on the recorded test samples."""
+    if "activity_history_layer1" in ds:
+        return {
+            layer: np.asarray(ds[f"activity_history_layer{layer}"].isel(record_epoch=0), float)
+            for layer in hidden_layers(ds)
+        }
+    from neurosig.train import restore_model
+
+    model, data = restore_model(ds, trained=False)
+    acts = model.hidden_activity(data.x_test[: ds.sizes["sample"]])
+    return {layer: np.asarray(a, float) for layer, a in zip(hidden_layers(ds), acts, strict=False)}
+
+
+def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
+    layers = hidden_layers(ds)
+    if not layers:
+        return []
+    layer = layers[-1]
+    labels = np.asarray(ds.label.values)
+    act = activity_matrix(ds, layer)
+    untrained = _untrained_activity(ds)
+    bp_act = None
+    if bp is not None:
+        bp_layers = hidden_layers(bp)
+        if np.array_equal(np.asarray(bp.label.values), labels) and bp_layers:
+            bp_act = activity_matrix(bp, bp_layers[-1])
+            extras["cka_matrix"] = representation.cka_matrix(
+                [activity_matrix(ds, lay) for lay in layers],
+                [activity_matrix(bp, lay) for lay in bp_layers],
+                debiased=True,
+            )
+            extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))
+    extras["rdm"] = np.asarray(representation.rdm(act))
+    extras["rdm_untrained"] = np.asarray(representation.rdm(untrained[layer]))
+    extras["labels"] = labels
+    model_v = _geometry_values(act, labels, bp_act, seed)
+    untrained_v = _geometry_values(untrained[layer], labels, bp_act, seed, with_ci=False)
+    bp_v = (
+        _geometry_values(bp_act, labels, bp_act, seed, with_ci=False) if bp_act is not None else {}
+    )
+    rows = []
+    for key in (
+        "rdm_correlation",
+        "cka",
+        "procrustes_distance",
+        "decodability",
+        "participation_ratio",
+        "class_selectivity",
+    ):
+        if key not in model_v:
+            note = (
+                "activity has negative values: not a rate"
+                if key == "class_selectivity"
+                else "needs a BP baseline on the same stimuli (--baselines bp.nc)"
+            )
+            rows.append(
+                CardRow(
+                    key, layer, math.nan, math.nan, math.nan, 0, "1", "not applicable", note=note
+                )
+            )
+            continue
+        value, low, high, n = model_v[key]
+        u = untrained_v.get(key, (math.nan,))[0]  # missing: an end is undefined (signed activity)
+        b = bp_v.get(key, (math.nan,))[0]
+        score = (value - u) / (b - u) if np.isfinite(b) and b != u else math.nan
+        if np.isfinite(b):
+            note = f"untrained {u:.3g}, BP {b:.3g}"
+        elif bp_act is None:
+            note = f"untrained {u:.3g}; no BP baseline"
+        else:
+            note = f"untrained {u:.3g}; BP's activity is signed: no reference end"
+        if key == "rdm_correlation":
+            note += f"; permutation p = {model_v['rdm_p_value'][0]:.3g}"
+        rows.append(
+            CardRow(
+                key, layer, value, low, high, n, "1", relative_band(score), note=note,
+                score=score, untrained=u, bp=b,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _card_one(ds, references, bp, trials, seed) -> Card:
+    extras: dict = {}
+    rows = _activity_rows(ds, references, trials)
+    rows += _weight_rows(ds, references, seed)
+    rows += _rule_rows(ds, references)
+    rows += _geometry_rows(ds, references, bp, seed, extras)
+    name = str(ds.attrs.get("name", ds.attrs.get("model", "model")))
+    return Card(
+        name, str(ds.attrs.get("model", "")), rows, references, test_accuracy(ds), 1, extras
+    )
+
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, dtype=float)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+
+
+def _combine_seeds(cards: list[Card]) -> Card:
+    """One card from one card per seed: the mean over seeds, CI by bootstrap over seeds."""
+    first = cards[0]
+    rows = []
+    for i, row in enumerate(first.rows):
+        values = np.array([c.rows[i].value for c in cards], float)
+        value = _nanmean(values)
+        low, high = _bootstrap(values, seed=i)
+        ref = first.references.get(row.key)
+        if row.band in ("flag", "not applicable") or ref is None:
+            b = row.band
+        elif ref.relative:
+            score = _nanmean([c.rows[i].score for c in cards])
+            b = relative_band(score)
+        else:
+            b = band(value, ref)
+        rows.append(
+            CardRow(
+                row.key, row.layer, value, low, high, len(cards), row.units, b,
+                note=f"mean of {len(cards)} seeds, CI over seeds; " + row.note,
+                score=_nanmean([c.rows[i].score for c in cards]),
+                untrained=row.untrained, bp=row.bp,
+            )
+        )  # fmt: skip
+    accuracy = float(np.mean([c.accuracy for c in cards]))
+    return Card(first.name, first.model, rows, first.references, accuracy, len(cards), first.extras)
+
+
+def report_card(
+    results: xr.Dataset | Sequence[xr.Dataset],
+    *,
+    bp: xr.Dataset | None = None,
+    trials: dict | None = None,
+    references: dict[str, Reference] | None = None,
+    seed: int = 0,
+) -> Card:
+    """The report card of one rule.
+
+    Parameters
+    ----------
+    results : Result, or several Results of the same model (one per seed)
+        Several seeds give the mean over seeds with a CI by bootstrap over seeds.
+    bp : Result of backprop on the same architecture and data, optional
+        The reference end of the geometry rows; without it those rows are not applicable.
+    trials : {layer: SpikeTrains}, optional
+        Repeated noisy trials (:func:`probe_trials`) for the Fano factor and noise correlation
+        rows (first Result only); without them those rows are not applicable.
+    references : literature ranges (default: :func:`load_references`)
+    seed : seed of the bootstraps and the decoders' splits
+    """
+    if isinstance(results, xr.Dataset):
+        results = [results]
+    models = {str(r.attrs.get("model", "")) for r in results}
+    if len(models) > 1:
+        raise DataError(f"a card is of one model; got Results of {sorted(models)}")
+    references = references if references is not None else load_references()
+    cards = [
+        _card_one(r, references, bp, trials if i == 0 else None, seed)
+        for i, r in enumerate(results)
+    ]
+    return cards[0] if len(cards) == 1 else _combine_seeds(cards)

@@ -1,0 +1,992 @@
+"""Parameter sweeps: one declaration, one resumable store, local processes or a dask cluster.
+
+A *sweep* is a base experiment, a grid (outer product) or a list of points over any of its
+fields, and a number of seeds. Declared in TOML::
+
+    name = "lr-by-loss"
+    base = "sp-core-digits"          # preset, model name or experiment TOML (or a [base] table)
+    seeds = 2                        # seed index 0..seeds-1
+    root_seed = 0
+
+    [set]                            # changes to the base, the same for every point
+    train_epochs = 5
+
+    [grid]                           # one dimension per field; or [[points]] tables instead
+    model_loss = ["per_class", "topk"]
+    lr = [1e-3, 3e-3]                # bare names are looked up in model, data, train
+    # delay = ["0 ms", "2 ms"]       # unit fields take strings with units
+
+or in Python: ``Sweep(base=load_experiment("sp-core-digits"), grid={"model_lr": [1e-3, 3e-3]},
+seeds=3)``. Field names are those of :meth:`neurosig.config.Experiment.replace`
+(``model_lr``, ``train_epochs``, ``data_name``; ``model.lr`` works too) or bare names when
+they are unique; each field's dimension is named as written (a bare name that is also a
+variable of the store, such as ``loss``, gets its prefix: ``model_loss``).
+
+Seeds: grid point ``i`` (C order over the grid, or the position in the list) and seed index
+``s`` train with ``train.seed = SeedSequence(root_seed, spawn_key=(i, s)).generate_state(1)[0]``,
+so a point's numbers depend neither on the executor nor on the order of execution.
+
+The store (:func:`run_sweep`) is a zarr v3 group written by the driver alone; every per-point
+array has the dimensions ``(*fields, seed, ...)`` (``(point, seed, ...)`` for a list) and one
+chunk per point. A point's metrics and its full Result (``results/<n>.nc``) are written first,
+its ``status`` chunk (the done flag) last, each file atomically: a killed driver leaves a
+readable store, and the next run computes only the points whose flag is not "done" (failed
+points are retried). A store holding a different sweep is refused.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+import xarray as xr
+import zarr
+
+from neurosig.config import (
+    Experiment,
+    experiment_from_dict,
+    experiment_from_toml,
+    load_experiment,
+    read_toml,
+)
+from neurosig.errors import ConfigError, NeurosigError
+
+PENDING, DONE, FAILED = 0, 1, 2
+STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed"}
+_GROUPS = {"model": "params", "data": "data", "train": "train"}
+_SWEEP_KEYS = ("name", "description", "base", "seeds", "root_seed", "set", "grid", "points")
+# per-epoch metrics copied from each point's Result: name -> trailing dimensions
+_EPOCH_METRICS = {
+    "accuracy": ("epoch", "split", "readout"),
+    "loss": ("epoch", "layer"),
+    "learning_rate": ("epoch",),
+    "samples_per_second": ("epoch",),
+    "epoch_time": ("epoch",),
+}
+_TIMING = ("wall_time", "samples_per_second", "epoch_time")  # differ between identical runs
+# names of the store's own variables and dimensions: a swept field named like one of them
+# (``loss``) gets its prefixed name as its dimension (``model_loss``)
+_RESERVED = {
+    *_EPOCH_METRICS,
+    *("seed", "point", "epoch", "split", "readout", "layer", "status", "error", "train_seed"),
+    *("wall_time", "final_accuracy", "test_accuracy", "results"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Declaration
+# --------------------------------------------------------------------------------------------
+
+
+def _field_names(base: Experiment) -> dict[str, str]:
+    """Every sweepable field: ``model_lr`` etc. -> group attribute (``params``, ``data``...)."""
+    out = {}
+    for prefix, attr in _GROUPS.items():
+        for f in dataclasses.fields(getattr(base, attr)):
+            out[f"{prefix}_{f.name}"] = attr
+    return out
+
+
+def resolve_field(key: str, base: Experiment) -> str:
+    """The :meth:`Experiment.replace` name of a swept field (``"delay"`` -> ``"model_delay"``).
+
+    Raises :class:`ConfigError` for an unknown, ambiguous or reserved name.
+    """
+    known = _field_names(base)
+    name = key.replace(".", "_", 1)
+    if name not in known:
+        matches = [k for k in known if k.split("_", 1)[1] == name]
+        if len(matches) > 1:
+            raise ConfigError(
+                f"sweep field {key!r} is ambiguous: write one of {', '.join(matches)}"
+            )
+        if not matches:
+            bare = sorted({k.split("_", 1)[1] for k in known})
+            hint = difflib.get_close_matches(key, [*known, *bare], n=1)
+            raise ConfigError(
+                f"sweep field {key!r}: unknown field of model {base.model!r}."
+                f"{f' Did you mean {hint[0]!r}?' if hint else ''} "
+                "Use model_*, data_* or train_* names (`neurosig models --describe "
+                f"{base.model}` lists the model's)"
+            )
+        name = matches[0]
+    if name == "train_seed":
+        raise ConfigError(
+            f"sweep field {key!r}: seeds come from the sweep itself; set seeds = N (and "
+            "root_seed) instead of sweeping train.seed"
+        )
+    return name
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and tuples -> plain TOML-ready Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Job:
+    """One point of a sweep: grid point ``point`` (flat index), seed index ``seed``."""
+
+    point: int
+    seed: int
+    index: tuple[int, ...]  # position in the store's arrays: (*grid index, seed)
+    number: int  # point * seeds + seed: the name of its Result file
+    experiment: Experiment
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A base experiment x a grid (or a list of points) of field values x seeds.
+
+    Parameters
+    ----------
+    base : Experiment
+        What every point starts from.
+    grid : mapping field -> values, optional
+        The outer product of these values (one dimension per field, in this order).
+    points : sequence of mappings field -> value, optional
+        Explicit points instead of a grid (all must set the same fields); dimension ``point``.
+    seeds : int
+        Seeds per point (dimension ``seed``).
+    root_seed : int
+        Root of every point's seed (see the module docstring).
+    name, description : str
+        Labels stored with the results.
+
+    Examples
+    --------
+    >>> from neurosig.config import load_experiment
+    >>> s = Sweep(load_experiment("sp-core-digits"), grid={"lr": [1e-3, 3e-3]}, seeds=2)
+    >>> s.shape, s.dims
+    ((2, 2), ('lr', 'seed'))
+    """
+
+    base: Experiment
+    grid: Mapping[str, Sequence[Any]] | None = None
+    points: Sequence[Mapping[str, Any]] | None = None
+    seeds: int = 1
+    root_seed: int = 0
+    name: str = "sweep"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.grid is None) == (self.points is None):
+            raise ConfigError(f"sweep {self.name!r}: give either a grid or a list of points")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError(
+                f"sweep {self.name!r}: seeds = {self.seeds!r}: give a whole number >= 1"
+            )
+        if (
+            isinstance(self.root_seed, bool)
+            or not isinstance(self.root_seed, int)
+            or not 0 <= self.root_seed < 2**63
+        ):
+            raise ConfigError(
+                f"sweep {self.name!r}: root_seed = {self.root_seed!r}: give a whole number >= 0"
+            )
+        if self.grid is not None:
+            if not isinstance(self.grid, Mapping) or not self.grid:
+                raise ConfigError(
+                    f"sweep {self.name!r}: the grid is empty; give at least one field, e.g. "
+                    "[grid] model_lr = [1e-3, 1e-2]"
+                )
+            grid = {}
+            for key, values in self.grid.items():
+                if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+                    raise ConfigError(
+                        f"sweep {self.name!r}: grid.{key} = {values!r}: give a non-empty list "
+                        f"of values, e.g. {key} = [{values!r}]"
+                    )
+                grid[self._dim_name(key)] = tuple(_plain(v) for v in values)
+            object.__setattr__(self, "grid", grid)
+        else:
+            if isinstance(self.points, Mapping) or not self.points:
+                raise ConfigError(
+                    f"sweep {self.name!r}: the list of points is empty; give [[points]] tables"
+                )
+            for i, p in enumerate(self.points):
+                if not isinstance(p, Mapping) or not p:
+                    raise ConfigError(
+                        f"sweep {self.name!r}: points[{i}] = {p!r}: give a table of field = value"
+                    )
+            pts = tuple({self._dim_name(k): _plain(v) for k, v in p.items()} for p in self.points)
+            keys = list(pts[0])
+            for i, p in enumerate(pts):
+                if list(p) != keys:
+                    raise ConfigError(
+                        f"sweep {self.name!r}: points[{i}] sets {sorted(p)}, points[0] sets "
+                        f"{keys}: every point must set the same fields (in the same order)"
+                    )
+            object.__setattr__(self, "points", pts)
+        self.coordinates()  # validates every point now, not on a worker
+
+    def _dim_name(self, key: str) -> str:
+        """The dimension of a swept field: its name as written (``lr``, ``model_lr``;
+        ``model.lr`` -> ``model_lr``), prefixed where it would clash with the store's own
+        variables (``loss`` -> ``model_loss``)."""
+        key = key.replace(".", "_", 1)
+        return resolve_field(key, self.base) if key in _RESERVED else key
+
+    # -- shape -------------------------------------------------------------------------------
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The swept fields as written by the user."""
+        return tuple(self.grid) if self.grid is not None else tuple(self.points[0])
+
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        """The swept fields as :meth:`Experiment.replace` names (``model_lr``)."""
+        fields = tuple(resolve_field(k, self.base) for k in self.keys)
+        dup = {f for f in fields if fields.count(f) > 1}
+        if dup:
+            raise ConfigError(f"sweep {self.name!r}: field {dup.pop()} is swept twice")
+        return fields
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        """Dimensions of the store's per-point arrays."""
+        return (*self.keys, "seed") if self.grid is not None else ("point", "seed")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self.grid is not None:
+            return (*(len(v) for v in self.grid.values()), self.seeds)
+        return (len(self.points), self.seeds)
+
+    @property
+    def n_points(self) -> int:
+        """Grid points times seeds."""
+        return int(np.prod(self.shape))
+
+    # -- points ------------------------------------------------------------------------------
+    def _settings(self) -> list[dict[str, Any]]:
+        if self.grid is not None:
+            values = list(self.grid.values())
+            return [
+                {f: values[d][i[d]] for d, f in enumerate(self.fields)}
+                for i in np.ndindex(*self.shape[:-1])
+            ]
+        return [dict(zip(self.fields, p.values(), strict=True)) for p in self.points]
+
+    @cached_property
+    def experiments(self) -> tuple[Experiment, ...]:
+        """The resolved experiment of each grid point (before its seed is set)."""
+        out = []
+        for i, changes in enumerate(self._settings()):
+            try:
+                out.append(self.base.replace(**changes))
+            except ConfigError as err:
+                where = ", ".join(f"{k} = {v!r}" for k, v in changes.items())
+                raise ConfigError(f"sweep {self.name!r}, point {i} ({where}): {err}") from None
+        return tuple(out)
+
+    def train_seed(self, point: int, seed: int) -> int:
+        """The ``train.seed`` of grid point ``point``, seed index ``seed``."""
+        ss = np.random.SeedSequence(self.root_seed, spawn_key=(point, seed))
+        return int(ss.generate_state(1)[0])
+
+    def jobs(self) -> list[Job]:
+        """Every point x seed, with its store index and its seeded experiment."""
+        grid_shape = self.shape[:-1]
+        out = []
+        for p, exp in enumerate(self.experiments):
+            where = np.unravel_index(p, grid_shape)
+            for s in range(self.seeds):
+                out.append(
+                    Job(
+                        point=p,
+                        seed=s,
+                        index=(*(int(w) for w in where), s),
+                        number=p * self.seeds + s,
+                        experiment=exp.replace(train_seed=self.train_seed(p, s)),
+                    )
+                )
+        return out
+
+    def coordinates(self) -> dict[str, tuple[tuple[str, ...], list[Any], dict[str, str]]]:
+        """Coordinate arrays: name -> (dims, values, attrs); values as resolved (units: floats)."""
+        coords: dict[str, tuple[tuple[str, ...], list[Any], dict[str, str]]] = {}
+        exps = self.experiments
+        for d, (key, field) in enumerate(zip(self.keys, self.fields, strict=True)):
+            prefix, name = field.split("_", 1)
+            meta = next(
+                f.metadata
+                for f in dataclasses.fields(getattr(exps[0], _GROUPS[prefix]))
+                if f.name == name
+            )
+            attrs = {"field": f"{prefix}.{name}", "long_name": meta.get("doc", "")}
+            if meta.get("unit"):
+                attrs["units"] = meta["unit"]
+
+            def value(exp: Experiment, prefix: str = prefix, name: str = name) -> Any:
+                v = getattr(getattr(exp, _GROUPS[prefix]), name)
+                return str(list(v)) if isinstance(v, tuple) else ("" if v is None else v)
+
+            if self.grid is not None:
+                stride = int(np.prod(self.shape[d + 1 : -1], dtype=int))
+                values = [value(exps[i * stride]) for i in range(self.shape[d])]
+                if len(set(values)) < len(values):
+                    raise ConfigError(
+                        f"sweep {self.name!r}: grid.{key} = {list(self.grid[key])!r} repeats a "
+                        "value (after unit conversion); give each value once"
+                    )
+                coords[key] = ((key,), values, attrs)
+            else:
+                coords[key] = (("point",), [value(e) for e in exps], attrs)
+        if self.points is not None:
+            coords["point"] = (("point",), list(range(len(self.points))), {})
+        coords["seed"] = (("seed",), list(range(self.seeds)), {"long_name": "seed index"})
+        return coords
+
+    # -- identity and TOML -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """TOML-ready declaration (the base fully resolved)."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out.update(seeds=self.seeds, root_seed=self.root_seed, base=self.base.to_dict())
+        if self.grid is not None:
+            out["grid"] = {k: list(v) for k, v in self.grid.items()}
+        else:
+            out["points"] = [dict(p) for p in self.points]
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @cached_property
+    def spec_hash(self) -> str:
+        """Hash of what the sweep computes: resolved point experiments, dims, seeds."""
+        what = {
+            "dims": self.dims,
+            "shape": self.shape,
+            "root_seed": self.root_seed,
+            "experiments": [e.to_toml() for e in self.experiments],
+        }
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def uses_brian(self) -> bool:
+        """True for simulator (Brian2) models: one program per process, one thread per worker."""
+        from neurosig.registry import get_model
+
+        return get_model(self.base.model).equations is not None
+
+
+def sweep_from_dict(
+    d: Mapping[str, Any], source: str = "<dict>", folder: Path | None = None
+) -> Sweep:
+    """A :class:`Sweep` from a parsed TOML document (see the module docstring)."""
+    for key in d:
+        if key not in _SWEEP_KEYS:
+            hint = difflib.get_close_matches(key, _SWEEP_KEYS, n=1)
+            raise ConfigError(
+                f"{source}: unknown key {key!r}.{f' Did you mean {hint[0]!r}?' if hint else ''}"
+                f" Valid keys: {', '.join(_SWEEP_KEYS)}"
+            )
+    base = d.get("base")
+    if isinstance(base, dict):
+        exp = experiment_from_dict(base, f"{source} [base]")
+    elif isinstance(base, str):
+        relative = (folder / base) if folder is not None else None
+        exp = load_experiment(relative if relative is not None and relative.exists() else base)
+    else:
+        raise ConfigError(
+            f'{source}: give the base experiment, e.g. base = "sp-core-digits" (a preset, a '
+            "model name or an experiment TOML file) or a [base] table"
+        )
+    changes = d.get("set", {})
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{source}: [set] must be a table of field = value")
+    if changes:
+        exp = exp.replace(**{resolve_field(k, exp): v for k, v in _flatten(changes).items()})
+    grid, points = d.get("grid"), d.get("points")
+    if grid is not None and not isinstance(grid, dict):
+        raise ConfigError(f"{source}: [grid] must be a table of field = [values]")
+    if points is not None and not isinstance(points, list):
+        raise ConfigError(f"{source}: points must be [[points]] tables of field = value")
+    return Sweep(
+        base=exp,
+        grid=_flatten(grid) if grid is not None else None,
+        points=[_flatten(p) if isinstance(p, dict) else p for p in points]
+        if points is not None
+        else None,
+        seeds=d.get("seeds", 1),
+        root_seed=d.get("root_seed", 0),
+        name=str(d.get("name", Path(source).stem)),
+        description=str(d.get("description", "")),
+    )
+
+
+def _flatten(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"model": {"lr": [..]}}`` (TOML ``model.lr = [..]``) -> ``{"model_lr": [..]}``."""
+    out = {}
+    for key, value in table.items():
+        if key in _GROUPS and isinstance(value, dict):
+            out.update({f"{key}_{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def load_sweep(spec: str | Path | Sweep) -> Sweep:
+    """A sweep from a TOML file (or a :class:`Sweep`, returned as it is)."""
+    if isinstance(spec, Sweep):
+        return spec
+    path = Path(spec)
+    return sweep_from_dict(read_toml(path), str(path), path.parent)
+
+
+# --------------------------------------------------------------------------------------------
+# Running one point (on a worker)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What a worker sends back for one point."""
+
+    result: xr.Dataset | None
+    error: str
+    seconds: float
+
+
+def run_point(experiment_toml: str) -> Outcome:
+    """Train one point; an exception becomes the point's error text (the sweep goes on)."""
+    from neurosig.train import train
+
+    start = time.perf_counter()
+    try:
+        ds = train(experiment_from_toml(experiment_toml, "<sweep point>"), progress=False)
+        return Outcome(ds, "", time.perf_counter() - start)
+    except Exception as err:  # recorded with the point; the others go on
+        if isinstance(err, NeurosigError):
+            text = f"{type(err).__name__}: {err}"
+        else:
+            text = "".join(traceback.format_exception(err))[-4000:]
+        return Outcome(None, text, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------
+
+
+def _create_store(path: Path, sweep: Sweep) -> None:
+    """Create the store in a temporary folder and rename it into place (never half made)."""
+    from neurosig.results import provenance
+
+    for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a killed driver
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = path.parent / f".{path.name}.creating-{os.getpid()}"
+    group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    for name, (dims, values, attrs) in sweep.coordinates().items():
+        arr = np.asarray(values)
+        dtype = str if arr.dtype.kind in "UO" else arr.dtype
+        a = group.create_array(name, shape=arr.shape, dtype=dtype, dimension_names=dims)
+        a[...] = arr
+        a.attrs.update(attrs)
+    chunks = (1,) * len(sweep.shape)
+    for name, dtype, fill, attrs in (
+        ("status", "int8", PENDING, {"flag_values": "0 pending, 1 done, 2 failed"}),
+        ("train_seed", "uint32", 0, {"long_name": "train.seed of the point"}),
+        ("wall_time", "float64", np.nan, {"units": "s", "long_name": "time on the worker"}),
+        ("error", str, "", {"long_name": "error text of a failed point"}),
+    ):
+        a = group.create_array(
+            name,
+            shape=sweep.shape,
+            dtype=dtype,
+            chunks=chunks,
+            fill_value=fill,
+            dimension_names=sweep.dims,
+        )
+        a.attrs.update(attrs)
+    seeds = np.zeros(sweep.shape, dtype="uint32")
+    for job in sweep.jobs():
+        seeds[job.index] = job.experiment.train.seed
+    group["train_seed"][...] = seeds
+    group.create_group("results")  # each point's full Result: results/<n>.nc
+    group.attrs.update(
+        neurosig_sweep=sweep.to_toml(),
+        spec_hash=sweep.spec_hash,
+        name=sweep.name,
+        model=sweep.base.model,
+        root_seed=sweep.root_seed,
+        seeds=sweep.seeds,
+        fields=list(sweep.keys),
+        config=sweep.base.to_toml(),
+        **provenance(),
+    )
+    os.replace(tmp, path)
+
+
+def _open_group(path: Path, mode: str = "r"):
+    if not (path / "zarr.json").exists():
+        raise ConfigError(
+            f"{path}: not a sweep store (no zarr.json); run `neurosig sweep run SPEC --store "
+            f"{path}` first"
+        )
+    group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+    if "spec_hash" not in group.attrs:
+        raise ConfigError(f"{path}: a zarr store, but not one written by `neurosig sweep run`")
+    return group
+
+
+def open_store(path: str | Path, sweep: Sweep):
+    """The store of ``sweep`` at ``path`` (created if missing); another sweep's is refused."""
+    path = Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.rmdir()
+        _create_store(path, sweep)
+    group = _open_group(path, mode="r+")
+    if group.attrs["spec_hash"] != sweep.spec_hash:
+        other = group.attrs.get("name")
+        what = (
+            f"an earlier declaration of sweep {other!r} (its points, seeds or base changed)"
+            if other == sweep.name
+            else f"another sweep, {other!r}"
+        )
+        raise ConfigError(
+            f"{path} holds {what}: a store belongs to one sweep (spec "
+            f"{group.attrs['spec_hash']}, this one {sweep.spec_hash}). Give a new --store, or "
+            "delete this one to start over"
+        )
+    return group
+
+
+def _ensure_metric_arrays(group, sweep: Sweep, ds: xr.Dataset) -> None:
+    """Create the per-epoch arrays at the first finished point (their coordinates come from its
+    Result: readouts, layers); idempotent, so a kill between two creations is harmless."""
+    n_epochs = max(e.train.epochs for e in sweep.experiments)
+    coords = {
+        "epoch": np.arange(1, n_epochs + 1),
+        "split": np.asarray(ds.split.values, dtype=str),
+        "readout": np.asarray(ds.readout.values, dtype=str),
+        "layer": np.asarray(ds.layer.values, dtype=str),
+    }
+    for name, values in coords.items():
+        if name not in group:
+            a = group.create_array(
+                name,
+                shape=values.shape,
+                dtype=str if values.dtype.kind == "U" else values.dtype,
+                dimension_names=(name,),
+            )
+            a[...] = values
+    sizes = {name: group[name].shape[0] for name in coords}
+    chunks = (1,) * len(sweep.shape)
+    spec = {**_EPOCH_METRICS, "final_accuracy": ("split", "readout")}
+    for name, trailing in spec.items():
+        if name in group:
+            continue
+        attrs = dict(ds[name].attrs) if name in ds else {"units": "1"}
+        if name == "final_accuracy":
+            attrs["long_name"] = "fraction correct after the last epoch"
+        shape = (*sweep.shape, *(sizes[d] for d in trailing))
+        a = group.create_array(
+            name,
+            shape=shape,
+            dtype="float64",
+            chunks=(*chunks, *shape[len(chunks) :]),
+            fill_value=np.nan,
+            dimension_names=(*sweep.dims, *trailing),
+        )
+        a.attrs.update({k: str(v) for k, v in attrs.items()})
+    if "primary_readout" not in group.attrs:
+        primary = ds.attrs.get("primary_readout", coords["readout"][0])
+        group.attrs.update(primary_readout=str(primary))
+
+
+def _write_point(group, path: Path, sweep: Sweep, job: Job, outcome: Outcome) -> int:
+    """Write one point: data first, then its status flag. Returns the status."""
+    ds = outcome.result
+    status = FAILED
+    if ds is not None:
+        _ensure_metric_arrays(group, sweep, ds)
+        readouts = [str(r) for r in group["readout"][...]]
+        layers = [str(r) for r in group["layer"][...]]
+        splits = [str(r) for r in group["split"][...]]
+        n_epochs = group["epoch"].shape[0]
+        aligned = ds[list(_EPOCH_METRICS)].reindex(readout=readouts, layer=layers, split=splits)
+        aligned = aligned.reindex(epoch=np.arange(1, n_epochs + 1))
+        for name, trailing in _EPOCH_METRICS.items():
+            group[name][job.index] = aligned[name].transpose(*trailing).values
+        last = ds.accuracy.isel(epoch=-1).reindex(readout=readouts, split=splits)
+        group["final_accuracy"][job.index] = last.transpose("split", "readout").values
+        from neurosig.results import save_result
+
+        save_result(ds, path / "results" / f"{job.number}.nc")
+        status = DONE
+    group["error"][job.index] = outcome.error
+    group["wall_time"][job.index] = outcome.seconds
+    group["status"][job.index] = status  # the done flag: last
+    return status
+
+
+# --------------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------------
+
+
+def _import_brian2_plugin():
+    from distributed import WorkerPlugin
+
+    class ImportBrian2(WorkerPlugin):
+        """Imports Brian2 on the worker's main thread (importing it first in a task thread
+        fails: Brian2 installs a signal handler, which only the main thread may do)."""
+
+        name = "neurosig-import-brian2"
+
+        def setup(self, worker) -> None:
+            import threading
+
+            import brian2  # noqa: F401
+
+            worker.neurosig_brian2_main_thread = threading.current_thread() is (
+                threading.main_thread()
+            )
+
+    return ImportBrian2()
+
+
+def _dask_executor(client, brian: bool) -> cf.Executor:
+    client.register_plugin(_import_brian2_plugin())
+    if brian:
+        many = {w: n for w, n in client.nthreads().items() if n > 1}
+        if many:
+            raise ConfigError(
+                f"dask workers {', '.join(many)} run {max(many.values())} threads: a Brian2 "
+                "model keeps one program per process, so start the workers with --nthreads 1"
+            )
+    return client.get_executor(pure=False)
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Worker processes started in this block get one BLAS/OpenMP thread each (unless set)."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    added = [n for n in names if n not in os.environ]
+    os.environ.update(dict.fromkeys(added, "1"))
+    try:
+        yield
+    finally:
+        for n in added:
+            os.environ.pop(n, None)
+
+
+def _check_executor(spec: Any) -> None:
+    """Refuse an unknown executor before anything runs."""
+    if isinstance(spec, str) and not (
+        spec in ("local", "dask", "slurm") or spec.startswith("dask://")
+    ):
+        raise ConfigError(
+            f"executor {spec!r}: choose local, dask, dask://ADDRESS (a running scheduler) or slurm"
+        )
+    if (
+        spec is not None
+        and not isinstance(spec, str)
+        and not callable(getattr(spec, "submit", None))
+    ):
+        raise ConfigError(f"executor {spec!r}: not an executor (it has no submit method)")
+
+
+@contextlib.contextmanager
+def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = False):
+    """The executor named by ``spec`` (see :func:`run_sweep`), shut down on leaving."""
+    _check_executor(spec)
+    n = workers or os.cpu_count() or 1
+    if spec is None or spec == "local":
+        import multiprocessing
+
+        with _one_blas_thread():
+            # spawn: a fresh interpreter per worker (Brian2's device state is per process, and
+            # forking a process with threads may deadlock)
+            ex = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                yield ex
+            except BaseException:
+                ex.shutdown(wait=False, cancel_futures=True)  # do not wait for running points
+                raise
+            ex.shutdown(wait=True)
+        return
+    if isinstance(spec, str):
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        if spec == "dask":
+            with (
+                _one_blas_thread(),
+                LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                yield _dask_executor(client, brian)
+            return
+        if spec.startswith("dask://"):
+            with Client(spec.removeprefix("dask://")) as client:
+                yield _dask_executor(client, brian)
+            return
+        if spec == "slurm":
+            try:
+                from dask_jobqueue import SLURMCluster
+            except ImportError:
+                raise ConfigError(
+                    "--executor slurm needs dask-jobqueue: pip install 'neurosig[slurm]'"
+                ) from None
+            try:
+                cluster = SLURMCluster(cores=1, processes=1)
+            except ValueError as err:
+                raise ConfigError(
+                    f"SLURM: {err} (set queue, memory etc. in ~/.config/dask/jobqueue.yaml)"
+                ) from None
+            with cluster, Client(cluster) as client:
+                cluster.scale(n)
+                yield _dask_executor(client, brian)
+            return
+    if type(spec).__name__ == "Client" and type(spec).__module__.startswith("distributed"):
+        yield _dask_executor(spec, brian)
+        return
+    yield spec  # the caller's executor: the caller shuts it down
+
+
+# --------------------------------------------------------------------------------------------
+# Running, status, export
+# --------------------------------------------------------------------------------------------
+
+
+def run_sweep(
+    sweep: Sweep | str | Path,
+    store: str | Path,
+    executor: Any = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Run every point of ``sweep`` not yet done in ``store``; return the exported Dataset.
+
+    Parameters
+    ----------
+    sweep : Sweep or path of a sweep TOML
+    store : path
+        The zarr store (a folder); created on the first run, resumed on later ones.
+    executor
+        ``None``/``"local"``: a process pool, ``workers`` processes (default: one per core);
+        ``"dask"``: a dask LocalCluster of ``workers`` single-thread processes;
+        ``"dask://ADDRESS"``: a running dask scheduler; ``"slurm"``: dask-jobqueue's
+        SLURMCluster with ``workers`` single-core jobs; a ``distributed.Client``; or any
+        ``concurrent.futures``-style executor (left running).
+    workers : int, optional
+        Processes (or jobs) of the executors made here.
+    progress : bool
+        A progress bar with points done/failed and the time left.
+
+    Only the driver (this process) writes the store. A point that raises is recorded as failed
+    with its error text and retried by the next run.
+
+    Examples
+    --------
+    >>> ds = run_sweep("analyses/sweeps/example.toml", "results/example.zarr")  # doctest: +SKIP
+    >>> ds.final_accuracy.sel(split="test").mean("seed")  # doctest: +SKIP
+    """
+    _check_executor(executor)
+    sweep = load_sweep(sweep)
+    path = Path(store)
+    group = open_store(path, sweep)
+    with _only_writer(path):
+        _run_missing(sweep, group, path, executor, workers, progress)
+    return export_sweep(path)
+
+
+@contextlib.contextmanager
+def _only_writer(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the store folder: a second driver on it is refused."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"{path}: another `neurosig sweep run` is writing this store; wait for it to "
+                "finish (or stop it) and run again"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _run_missing(sweep: Sweep, group, path: Path, executor, workers, progress: bool) -> None:
+    from tqdm import tqdm
+
+    status = group["status"][...]
+    jobs = [j for j in sweep.jobs() if status[j.index] != DONE]
+    if jobs:
+        done = int((status == DONE).sum())
+        failed = 0
+        bar = tqdm(
+            total=sweep.n_points,
+            initial=done,
+            desc=sweep.name,
+            unit="point",
+            disable=None if progress else True,
+        )
+        n = workers or min(os.cpu_count() or 1, len(jobs))  # no idle processes for few points
+        with sweep_executor(executor, n, sweep.uses_brian) as ex:
+            futures = {ex.submit(run_point, j.experiment.to_toml()): j for j in jobs}
+            try:
+                for fut in cf.as_completed(futures):
+                    try:
+                        outcome = fut.result()
+                    except Exception as err:  # the worker died (or the executor failed it)
+                        outcome = Outcome(None, f"{type(err).__name__}: {err}", float("nan"))
+                    if _write_point(group, path, sweep, futures[fut], outcome) == DONE:
+                        done += 1
+                    else:
+                        failed += 1
+                    bar.update(1)
+                    bar.set_postfix(done=done, failed=failed)
+            finally:
+                for fut in futures:
+                    fut.cancel()
+                bar.close()
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Counts of a store's points, and the errors of the failed ones."""
+
+    name: str
+    total: int
+    done: int
+    failed: int
+    errors: dict[str, str]  # point label -> error text
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done - self.failed
+
+    def __str__(self) -> str:
+        lines = [
+            f"sweep {self.name!r}: {self.done}/{self.total} points done, {self.failed} failed, "
+            f"{self.pending} pending"
+        ]
+        for label, text in self.errors.items():
+            lines.append(f"  failed {label}: {text.strip().splitlines()[-1]}")
+        return "\n".join(lines)
+
+
+def _labels(group, dims: Sequence[str]) -> list[str]:
+    coords = [group[d][...] for d in dims]
+    return [
+        ", ".join(f"{d}={c[i]}" for d, c, i in zip(dims, coords, idx, strict=True))
+        for idx in np.ndindex(*(len(c) for c in coords))
+    ]
+
+
+def sweep_status(store: str | Path) -> SweepStatus:
+    """Points done, failed and pending in ``store`` (with the failed points' errors)."""
+    group = _open_group(Path(store))
+    status = group["status"][...]
+    failed = np.flatnonzero(status.ravel() == FAILED)
+    errors = {}
+    if failed.size:
+        labels = _labels(group, group["status"].metadata.dimension_names)
+        texts = group["error"][...].ravel()
+        errors = {labels[i]: str(texts[i]) for i in failed}
+    return SweepStatus(
+        name=str(group.attrs["name"]),
+        total=int(status.size),
+        done=int((status == DONE).sum()),
+        failed=int(failed.size),
+        errors=errors,
+    )
+
+
+def export_sweep(store: str | Path, out: str | Path | None = None) -> xr.Dataset:
+    """The store as one ``xarray.Dataset`` (dims: swept fields..., seed[, epoch, split,
+    readout, layer]); metrics of points not done are NaN. Written to ``out`` (netCDF) if given.
+
+    Variables: ``status`` ("done", "failed", "pending"), ``error``, ``train_seed``,
+    ``wall_time``; ``final_accuracy`` (split, readout), ``test_accuracy`` (primary readout);
+    per epoch ``accuracy``, ``loss``, ``learning_rate``, ``samples_per_second``,
+    ``epoch_time``. Each point's full Result: :func:`point_result`.
+    """
+    path = Path(store)
+    group = _open_group(path)
+    dims = tuple(group["status"].metadata.dimension_names)
+    arrays = {name: group[name] for name in group.array_keys()}
+    order = [*dims, "epoch", "split", "readout", "layer"]
+    ds = xr.Dataset()
+    for name in sorted(arrays, key=lambda n: (order.index(n) if n in order else len(order), n)):
+        a = arrays[name]
+        values = a[...]
+        if values.dtype.kind in "OT":  # zarr's variable-length strings -> Python strings
+            values = values.astype(object)
+        var = xr.Variable(a.metadata.dimension_names, values, dict(a.attrs))
+        if name in order or var.dims == ("point",):
+            ds.coords[name] = var
+        else:
+            ds[name] = var
+    status = ds["status"].values
+    ds["status"] = (dims, np.vectorize(STATUS_NAMES.get, otypes=[object])(status))
+    ds["status"].attrs["long_name"] = "done, failed or pending"
+    done = xr.DataArray(status == DONE, dims=dims)
+    for name in (*_EPOCH_METRICS, "final_accuracy"):
+        if name in ds:
+            ds[name] = ds[name].where(done)
+    if "final_accuracy" in ds:
+        primary = group.attrs.get("primary_readout", str(ds.readout.values[0]))
+        ds["test_accuracy"] = ds.final_accuracy.sel(split="test", readout=primary, drop=True)
+        ds["test_accuracy"].attrs.update(units="1", long_name=f"test accuracy ({primary})")
+    ds.attrs.update({k: v for k, v in group.attrs.items() if not isinstance(v, dict | list)})
+    ds.attrs["fields"] = ", ".join(group.attrs["fields"])
+    ds.attrs["points_done"] = int((status == DONE).sum())
+    ds.attrs["points_failed"] = int((status == FAILED).sum())
+    if out is not None:
+        from neurosig.results import save_result
+
+        save_result(ds, out)
+    return ds
+
+
+def point_result(store: str | Path, point: int, seed: int = 0) -> xr.Dataset:
+    """The full training Result of grid point ``point`` (flat index), seed index ``seed``."""
+    from neurosig.results import load_result
+
+    group = _open_group(Path(store))
+    number = point * int(group.attrs["seeds"]) + seed
+    return load_result(Path(store) / "results" / f"{number}.nc")
+
+
+def timing_variables() -> tuple[str, ...]:
+    """Variables that differ between two runs of the same sweep (times and throughput)."""
+    return _TIMING

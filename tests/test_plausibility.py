@@ -1,0 +1,196 @@
+"""The report card: references, bands, weight statistics, cards of rate and spiking Results,
+and ``neurosig report``.
+
+The spiking Result is the ``lif-sigprop-digits`` preset trained for one epoch on 200 samples,
+and its trial probe uses 4 repeats: the same compiled programs as notebooks 03 and 04.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from neurosig.analyses import plausibility, weights
+from neurosig.analyses.plausibility import Reference, band, load_references, relative_band
+from neurosig.cli import main
+from neurosig.config import load_experiment
+from neurosig.results import save_result
+from neurosig.train import train
+
+SPIKE_ROWS = ("isi_cv", "cv2", "lv", "fano_factor_100ms", "noise_correlation_100ms")
+RULE_ROWS = ("spatial_locality", "weight_transport_free", "feedback_free")
+
+
+def _train(preset: str, **changes):
+    exp = load_experiment(preset).replace(
+        train_epochs=1, data_n_train=200, train_record_samples=100, **changes
+    )
+    return train(exp, progress=False)
+
+
+@pytest.fixture(scope="module")
+def bp():
+    return _train("bp-digits")
+
+
+@pytest.fixture(scope="module")
+def sp_core():
+    return _train("sp-core-digits")
+
+
+@pytest.fixture(scope="module")
+def lif():
+    return _train("lif-sigprop-digits")
+
+
+@pytest.fixture(scope="module")
+def lif_trials(lif):
+    return plausibility.probe_trials(lif, n_repeats=4)
+
+
+# -- references and bands -------------------------------------------------------------------
+
+
+def test_every_card_row_has_a_reference_with_a_citation():
+    refs = load_references()
+    for key in (*SPIKE_ROWS, *RULE_ROWS, "median_rate", "dale_fraction", "cka", "lv"):
+        assert key in refs, key
+    for ref in refs.values():
+        assert ref.citation and ref.context, ref.key
+        assert ref.confidence in ("verified", "approximate", "unverified"), ref.key
+        if not ref.relative:
+            assert ref.low <= ref.high, ref.key
+            assert ref.near[0] <= ref.low and ref.high <= ref.near[1], ref.key
+
+
+def test_bands_follow_the_reference_range():
+    ref = Reference("r", "c", "s", "Hz", ("spiking",), "ctx", "cite", "verified", 1, 10, (0.5, 20))
+    assert [band(v, ref) for v in (1, 10, 0.7, 15, 0.1, 30)] == [
+        "in", "in", "near", "near", "out", "out"
+    ]  # fmt: skip
+    assert band(math.nan, ref) == "not applicable"
+    assert [relative_band(s) for s in (1.0, 0.7, 0.5, 0.1, -1.0, math.nan)] == [
+        "in", "in", "near", "out", "out", "not applicable"
+    ]  # fmt: skip
+
+
+# -- weights --------------------------------------------------------------------------------
+
+
+def test_dale_fraction_and_excitatory_fraction():
+    rng = np.random.default_rng(0)
+    signs = np.where(np.arange(100) < 80, 1.0, -1.0)
+    w = rng.lognormal(0.0, 1.0, (50, 100)) * signs  # columns: outgoing weights of a unit
+    assert weights.dale_fraction(w) == 1.0
+    assert weights.excitatory_fraction(w) == pytest.approx(0.8)
+    mixed = rng.normal(size=(50, 100))
+    assert weights.dale_fraction(mixed) == 0.0
+    assert math.isnan(weights.excitatory_fraction(mixed))
+    fit = weights.weight_lognormal(w)
+    assert fit["sigma"] == pytest.approx(1.0, abs=0.05) and fit["llr"] > 0
+    gaussian = rng.normal(5.0, 1.0, size=(50, 100))  # all positive, symmetric: no log-normal
+    assert weights.weight_lognormal(gaussian)["llr"] < 0
+
+
+# -- cards ----------------------------------------------------------------------------------
+
+
+def test_rate_network_card_says_not_applicable_for_spike_rows(sp_core, bp):
+    card = plausibility.report_card(sp_core, bp=bp)
+    for key in SPIKE_ROWS:
+        row = card.row(key)
+        assert row.band == "not applicable" and math.isnan(row.value), key
+    for key in RULE_ROWS:
+        assert card.row(key).value == 1.0 and card.row(key).band == "in", key
+    # leaky ReLU activity is signed: no firing rate, so no sparseness or selectivity index
+    for key in ("lifetime_sparseness", "class_selectivity"):
+        assert card.row(key).band == "not applicable" and "negative" in card.row(key).note
+    assert len({r.layer for r in card.rows if r.key == "lifetime_sparseness"}) == 2
+
+
+def test_bp_card_fails_the_rule_rows_and_is_its_own_geometry_reference(bp):
+    card = plausibility.report_card(bp, bp=bp)
+    assert card.row("weight_transport_free").value == 0.0
+    assert card.row("weight_transport_free").band == "out"
+    assert card.row("feedback_free").band == "out"
+    for key in ("rdm_correlation", "cka", "procrustes_distance"):
+        row = card.row(key)
+        assert row.score == pytest.approx(1.0, abs=1e-6), key
+        assert row.band == "in"
+
+
+def test_geometry_rows_need_a_bp_baseline(sp_core):
+    card = plausibility.report_card(sp_core)
+    assert card.row("cka").band == "not applicable"
+    assert "--baselines" in card.row("cka").note
+    assert np.isfinite(card.row("decodability").value)
+
+
+def test_untrained_activity_is_the_network_before_training(sp_core):
+    exp = load_experiment("sp-core-digits").replace(
+        train_epochs=1, data_n_train=200, train_record_samples=100, train_record_every_epoch=True
+    )
+    with_history = train(exp, progress=False)
+    stored = plausibility._untrained_activity(with_history)
+    rebuilt = plausibility._untrained_activity(
+        with_history.drop_vars([v for v in with_history.data_vars if "history" in str(v)])
+    )
+    np.testing.assert_allclose(rebuilt[1], stored[1], rtol=1e-5, atol=1e-6)
+
+
+def test_seeds_combine_into_one_card_with_ci_over_seeds(sp_core):
+    other = _train("sp-core-digits", train_seed=1)
+    card = plausibility.report_card([sp_core, other])
+    assert card.seeds == 2
+    row = card.row("decodability")
+    single = [plausibility.report_card(r).row("decodability").value for r in (sp_core, other)]
+    assert row.value == pytest.approx(np.mean(single))
+    assert row.n == 2
+
+
+def test_spiking_card_measures_irregularity_and_trial_variability(lif, lif_trials, bp):
+    assert set(lif_trials) == {1}
+    assert lif_trials[1].attrs["n_trials"] == 40 and lif_trials[1].attrs["duration"] == 1.0
+    card = plausibility.report_card(lif, bp=bp, trials=lif_trials)
+    assert np.isfinite(card.row("median_rate").value)
+    assert card.row("fano_factor_1s").band != "not applicable"
+    fano = card.row("fano_factor_100ms").value
+    assert 0 < fano < 5  # Poisson input makes the counts vary from repeat to repeat
+    for key in RULE_ROWS:
+        assert card.row(key).value == 1.0, key
+    without = plausibility.report_card(lif)
+    assert without.row("fano_factor_100ms").band == "not applicable"
+    assert "repeated trials" in without.row("fano_factor_100ms").note
+
+
+def test_report_command_writes_every_file(lif, bp, tmp_path, capsys):
+    save_result(lif, tmp_path / "lif.nc")
+    save_result(bp, tmp_path / "bp.nc")
+    out = tmp_path / "report"
+    code = main(
+        ["report", str(tmp_path / "lif.nc"), "--baselines", str(tmp_path / "bp.nc"),
+         "--out", str(out), "--trials", "4", "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    for name in ("report.md", "report.html", "report.pdf", "report.png", "card.nc"):
+        assert (out / name).stat().st_size > 0, name
+    md = (out / "report.md").read_text()
+    assert "not applicable" in md and "Buzs" in md
+    assert "lif-sigprop-digits" in capsys.readouterr().out
+
+
+def test_report_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope.nc")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.nc" in err and "Traceback" not in err
+
+
+def test_restored_model_reproduces_the_result(lif, bp):
+    from neurosig.train import evaluate, restore_model
+
+    for ds in (lif, bp):
+        model, data = restore_model(ds)
+        accuracy = evaluate(model, data.x_test, data.y_test)[ds.attrs["primary_readout"]]
+        assert accuracy == float(ds.test_accuracy[-1]), ds.attrs["model"]

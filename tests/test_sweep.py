@@ -1,0 +1,336 @@
+"""Parameter sweeps: declaration, seeds, the resumable zarr store, executors, the CLI.
+
+The points are SP-core on digits with one small epoch (well under a second each), so that the
+whole file runs in about a minute on 2 busy cores; the process pool and the dask LocalCluster
+use 2 single-thread workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosig.cli import main
+from neurosig.config import load_experiment
+from neurosig.errors import ConfigError
+from neurosig.sweep import (
+    Sweep,
+    _only_writer,
+    export_sweep,
+    load_sweep,
+    point_result,
+    run_sweep,
+    sweep_from_dict,
+    sweep_status,
+    timing_variables,
+)
+
+SPEC = """
+name = "lr-seeds"
+base = "sp-core-digits"
+seeds = 2
+root_seed = 7
+
+[set]
+train_epochs = 1
+model.hidden = [48]
+data.n_train = 600
+
+[grid]
+lr = [1e-3, 3e-3, 1e-2]
+"""
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "lr-seeds.toml"
+    path.write_text(SPEC)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(spec_file, tmp_path_factory) -> xr.Dataset:
+    """The sweep run uninterrupted on the default executor (a pool of 2 processes)."""
+    store = tmp_path_factory.mktemp("reference") / "store.zarr"
+    return run_sweep(spec_file, store, workers=2, progress=False)
+
+
+def _numbers(ds: xr.Dataset) -> xr.Dataset:
+    """A sweep Dataset without times, throughput and provenance (which differ run to run)."""
+    return ds.drop_vars(timing_variables()).drop_attrs()
+
+
+def _base():
+    return load_experiment("sp-core-digits").replace(
+        train_epochs=1, model_hidden=[16], data_n_train=300
+    )
+
+
+class _Counting(cf.ThreadPoolExecutor):
+    """An in-process executor that counts the points submitted to it."""
+
+    def __init__(self):
+        super().__init__(1)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Declaration
+# --------------------------------------------------------------------------------------------
+
+
+def test_toml_declaration_resolves_fields_units_and_seeds(spec_file):
+    sweep = load_sweep(spec_file)
+    assert sweep.dims == ("lr", "seed") and sweep.shape == (3, 2) and sweep.n_points == 6
+    assert sweep.fields == ("model_lr",)
+    jobs = sweep.jobs()
+    assert [j.index for j in jobs[:3]] == [(0, 0), (0, 1), (1, 0)]
+    assert jobs[3].experiment.params.lr == 3e-3 and jobs[3].experiment.params.hidden == (48,)
+    # each point's seed comes from SeedSequence(root, spawn_key=(grid point, seed index))
+    expected = np.random.SeedSequence(7, spawn_key=(1, 1)).generate_state(1)[0]
+    assert jobs[3].experiment.train.seed == expected
+    assert len({j.experiment.train.seed for j in jobs}) == 6
+
+    rate = load_experiment("rate-sigprop-digits")
+    s = Sweep(rate, grid={"delay": ["0 ms", "2 ms"], "model.dale": [False, True]}, seeds=3)
+    assert s.dims == ("delay", "model_dale", "seed") and s.shape == (2, 2, 3)
+    assert s.experiments[2].params.delay == 2.0
+    coords = s.coordinates()
+    assert coords["delay"][1] == [0.0, 2.0] and coords["delay"][2]["units"] == "ms"
+    assert s.uses_brian
+
+
+def test_list_of_points_and_round_trip_through_toml():
+    s = Sweep(_base(), points=[{"lr": 1e-3, "epochs": 1}, {"lr": 1e-2, "epochs": 2}], seeds=2)
+    assert s.dims == ("point", "seed") and s.fields == ("model_lr", "train_epochs")
+    assert s.experiments[1].train.epochs == 2
+    import tomllib
+
+    again = sweep_from_dict(tomllib.loads(s.to_toml()))
+    assert again.spec_hash == s.spec_hash
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"lrr": [1e-3]}, "Did you mean 'lr'"),
+        ({"model_delay": ["2 mV"]}, "time"),
+        ({}, "grid is empty"),
+        ({"lr": []}, "non-empty list"),
+        ({"lr": [1e-3, 0.001]}, "repeats a value"),
+        ({"seed": [1, 2]}, "seeds come from the sweep"),
+    ],
+)
+def test_bad_declarations_name_the_field(grid, message):
+    base = load_experiment("rate-sigprop-digits") if "model_delay" in grid else _base()
+    with pytest.raises(ConfigError, match=message):
+        Sweep(base, grid=grid)
+
+
+def test_bad_toml_keys_are_config_errors():
+    with pytest.raises(ConfigError, match="Did you mean 'seeds'"):
+        sweep_from_dict({"base": "sp-core-digits", "seed": 2, "grid": {"lr": [1e-3]}})
+    with pytest.raises(ConfigError, match="base experiment"):
+        sweep_from_dict({"grid": {"lr": [1e-3]}})
+
+
+# --------------------------------------------------------------------------------------------
+# The store: resume, refusal, failures
+# --------------------------------------------------------------------------------------------
+
+
+def test_rerun_computes_only_missing_points_and_another_sweep_is_refused(tmp_path):
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3]}, seeds=2, name="resume")
+    store = tmp_path / "s.zarr"
+    with _Counting() as ex:
+        first = run_sweep(sweep, store, ex, progress=False)
+    assert ex.submitted == 4 and first.attrs["points_done"] == 4
+    assert first.accuracy.dims == ("lr", "seed", "epoch", "split", "readout")
+    assert first.loss.dims == ("lr", "seed", "epoch", "layer")
+    assert set(first.status.values.ravel()) == {"done"}
+    assert ((first.final_accuracy >= 0) & (first.final_accuracy <= 1)).all()
+    one = point_result(store, 1, 1)  # the full Result of grid point 1, seed 1
+    assert one.attrs["seed"] == int(first.train_seed.sel(lr=3e-3, seed=1))
+    assert float(one.test_accuracy[-1]) == float(first.test_accuracy.sel(lr=3e-3, seed=1))
+    with _Counting() as ex:
+        again = run_sweep(sweep, store, ex, progress=False)
+    assert ex.submitted == 0
+    xr.testing.assert_identical(again, first)
+    with _only_writer(store), pytest.raises(ConfigError, match="another `neurosig sweep run`"):
+        run_sweep(sweep, store, progress=False)  # a second driver on the same store
+    other = Sweep(_base(), grid={"lr": [1e-3, 3e-3]}, seeds=3, name="resume")
+    with pytest.raises(ConfigError, match="earlier declaration of sweep 'resume'"):
+        run_sweep(other, store, progress=False)
+
+
+def test_a_failing_point_is_recorded_and_retried(tmp_path, npz_data):
+    later = tmp_path / "later.npz"  # missing on the first run
+    base = _base().replace(data_n_train=None)
+    sweep = Sweep(base, grid={"data_name": [f"npz:{npz_data}", f"npz:{later}"]}, name="failing")
+    store = tmp_path / "f.zarr"
+    with _Counting() as ex:
+        ds = run_sweep(sweep, store, ex, progress=False)
+    assert list(ds.status.values[:, 0]) == ["done", "failed"]
+    assert "later.npz" in str(ds.error.values[1, 0])
+    assert np.isfinite(ds.final_accuracy.values[0]).all()
+    assert np.isnan(ds.final_accuracy.values[1]).all()
+    status = sweep_status(store)
+    assert (status.done, status.failed, status.pending) == (1, 1, 0)
+    assert "later.npz" in str(status)
+    later.write_bytes(npz_data.read_bytes())
+    with _Counting() as ex:
+        ds = run_sweep(sweep, store, ex, progress=False)
+    assert ex.submitted == 1  # only the failed point
+    assert list(ds.status.values[:, 0]) == ["done", "done"] and ds.attrs["points_failed"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Executors and the killed driver
+# --------------------------------------------------------------------------------------------
+
+
+def test_dask_local_cluster_gives_the_same_numbers_and_imports_brian2_on_main_threads(
+    spec_file, reference, tmp_path
+):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ds = run_sweep(spec_file, tmp_path / "dask.zarr", client, progress=False)
+
+        def brian2_on_main_thread(dask_worker):
+            return "brian2" in sys.modules and dask_worker.neurosig_brian2_main_thread
+
+        assert all(client.run(brian2_on_main_thread).values())
+    xr.testing.assert_identical(_numbers(ds), _numbers(reference))
+    assert reference.attrs["points_done"] == 6
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "neurosig", "sweep", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the kill reaches the pool's workers
+        **kwargs,
+    )
+
+
+def test_killed_driver_then_rerun_gives_the_uninterrupted_result(spec_file, reference, tmp_path):
+    store = tmp_path / "killed.zarr"
+    proc = _cli("run", str(spec_file), "--store", str(store), "--workers", "1", "--quiet")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if store.exists() and sweep_status(store).done >= 1:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    status = sweep_status(store)  # readable after the kill
+    assert 1 <= status.done < 6 and status.failed == 0
+    partial = export_sweep(store)
+    assert (partial.status == "pending").any()
+    rerun = _cli("run", str(spec_file), "--store", str(store), "--workers", "2", "--quiet")
+    out, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    assert "6/6 points done" in out
+    xr.testing.assert_identical(_numbers(export_sweep(store)), _numbers(reference))
+
+
+def test_cli_status_export_and_errors(spec_file, reference, tmp_path, capsys):
+    store = tmp_path / "cli.zarr"
+    with _Counting() as ex:
+        run_sweep(spec_file, store, ex, progress=False)
+    assert main(["sweep", "status", str(store)]) == 0
+    assert "6/6 points done, 0 failed, 0 pending" in capsys.readouterr().out
+    out = tmp_path / "sweep.nc"
+    assert main(["sweep", "export", str(store), str(out)]) == 0
+    exported = xr.load_dataset(out)
+    assert exported.test_accuracy.dims == ("lr", "seed")
+    np.testing.assert_array_equal(exported.accuracy.values, reference.accuracy.values)
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SPEC.replace("lr = [", "lrr = ["))
+    assert main(["sweep", "run", str(bad), "--store", str(tmp_path / "x.zarr")]) == 2
+    assert "Did you mean 'lr'" in capsys.readouterr().err
+    assert main(["sweep", "status", str(tmp_path / "nothing")]) == 2
+    assert "not a sweep store" in capsys.readouterr().err
+    assert main(["sweep", "run", str(spec_file), "--store", str(store), "--executor", "mpi"]) == 2
+    assert "choose local, dask" in capsys.readouterr().err
+
+
+def test_example_sweep_declaration_is_valid():
+    root = Path(__file__).resolve().parents[1]
+    example = load_sweep(root / "analyses" / "sweeps" / "example.toml")
+    assert example.n_points == 8
+    assert example.dims == ("model_loss", "lr", "seed")
+    # "loss" is also a variable of the store: written bare, its dimension gets the prefix
+    assert Sweep(example.base, grid={"loss": ["topk"]}).dims == ("model_loss", "seed")
+
+
+@pytest.mark.slow
+def test_brian2_rate_sweep_on_dask_matches_the_process_pool(tmp_path):
+    """The Brian2 rate model (C++ standalone, one build folder per worker process) through
+    ``--executor dask``: Brian2 imported on each worker's main thread, same numbers as the
+    default process pool; the swept learning rate is a run-time constant (no recompile)."""
+    spec = tmp_path / "rate.toml"
+    spec.write_text(
+        'name = "rate-lr"\nbase = "rate-sigprop-digits"\n'
+        "[set]\ntrain_epochs = 1\ndata_n_train = 400\ndata_n_test = 200\n"
+        "[grid]\nlr = [0.05, 0.1]\n"
+    )
+    stores = {}
+    for executor in ("local", "dask"):
+        stores[executor] = tmp_path / f"{executor}.zarr"
+        proc = _cli(
+            "run", str(spec), "--store", str(stores[executor]), "--executor", executor,
+            "--workers", "2", "--quiet",
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        assert "2/2 points done" in out
+    local, dask = (export_sweep(stores[e]) for e in ("local", "dask"))
+    xr.testing.assert_identical(_numbers(dask), _numbers(local))
+    assert (local.final_accuracy.sel(split="test", readout="target") > 0.5).all()
+
+
+def test_accuracy_figure_draws_one_bar_per_condition_and_every_seed():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurosig.analyses.figures.sweep import accuracy_by_condition
+
+    acc = np.array([[[0.5, 0.6, 0.7], [0.8, 0.9, np.nan]]] * 3)  # lr 3 x dale 2 x seed 3
+    ds = xr.Dataset(
+        {"test_accuracy": (("lr", "dale", "seed"), acc)},
+        coords={"lr": [0.01, 0.05, 0.1], "dale": [False, True], "seed": [0, 1, 2]},
+    )
+    ax = accuracy_by_condition(ds, x="lr", hue="dale").axes[0]
+    assert len(ax.patches) == 6  # 3 learning rates x 2 conditions
+    heights = sorted({round(p.get_height(), 6) for p in ax.patches})
+    assert heights == [60.0, 85.0]  # means in %, the not-done seed left out
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dale = off", "dale = on"]
+    dots = sum(len(line.get_xdata()) for line in ax.lines if line.get_marker() == "o")
+    assert dots == 15  # every finished seed
+    with pytest.raises(ValueError, match="one or two swept fields"):
+        accuracy_by_condition(ds.expand_dims(noise=[0.0]))
