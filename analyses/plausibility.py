@@ -362,6 +362,15 @@ def _activity_rows(ds, references, trials) -> list[CardRow]:
         for key, stat in stats.items():
             rows.append(_row_from_statistic(stat, key, layer, references))
         rows.append(_fraction_active_row(ds, layer, references))
+        for key in ("ei_balance_index", "ei_correlation"):
+            # activity.ei_balance needs each unit's excitatory and inhibitory input over time,
+            # which no model family records yet
+            rows.append(
+                CardRow(
+                    key, layer, math.nan, math.nan, math.nan, 0, "1", "not applicable",
+                    note="separate E and I input currents are not recorded",
+                )
+            )  # fmt: skip
     return rows
 
 
@@ -430,10 +439,10 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
 
 def _rule_rows(ds, references) -> list[CardRow]:
     from neurosig.analyses.audit import audit_model
-    from neurosig.train import restore_model
+    from neurosig.config import experiment_from_toml
 
-    model, _ = restore_model(ds, trained=False)
-    report = audit_model(model)
+    # the rule's structure does not depend on what was learned: audit the untrained network
+    report = audit_model(experiment_from_toml(ds.attrs["config"], source="the Result's config"))
     facts = [
         ("spatial_locality", float(report.local), "1", "every update reads only local terms"),
         (
@@ -508,7 +517,16 @@ def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def _untrained_activity(ds: xr.Dataset) -> dict[int, np.ndarray]:
-    """Hidden activity of the same network before training, on the recorded test samples."""
+    """Hidden activity of the same network before training, on the recorded test samples.
+
+    Results store it (``initial_activity_layer{l}``); for older ones the untrained network is
+    rebuilt from the Result's seed and run on the samples.
+    """
+    if "initial_activity_layer1" in ds:
+        return {
+            layer: np.asarray(ds[f"initial_activity_layer{layer}"].values, float)
+            for layer in hidden_layers(ds)
+        }
     if "activity_history_layer1" in ds:
         return {
             layer: np.asarray(ds[f"activity_history_layer{layer}"].isel(record_epoch=0), float)

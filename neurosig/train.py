@@ -95,6 +95,7 @@ class _History:
     seconds: list[float] = field(default_factory=list)
     samples_per_second: list[float] = field(default_factory=list)
     activity: list[list[np.ndarray]] = field(default_factory=list)  # epoch -> layer -> (n, units)
+    initial_activity: list[np.ndarray] = field(default_factory=list)  # layer -> (n, units)
     initial_recordings: dict = field(default_factory=dict)  # spiking models, before training
 
 
@@ -181,6 +182,12 @@ def _result(
                 act,
                 {"units": units, "long_name": "data-stream activity"},
             )
+        for i, act in enumerate(hist.initial_activity):
+            ds[f"initial_activity_layer{i + 1}"] = (
+                ("sample", f"layer{i + 1}_unit"),
+                act,
+                {"units": units, "long_name": "data-stream activity before training"},
+            )
         if hist.activity:  # epoch 0 = before training
             ds.coords["record_epoch"] = np.arange(len(hist.activity))
         for i in range(len(hist.activity[0]) if hist.activity else 0):
@@ -266,8 +273,10 @@ def train(
         disable=None if progress else True,  # None: a bar on terminals only, clean logs
         leave=False,
     )
+    if cfg.record_samples:  # the network before training: the reference of geometry analyses
+        hist.initial_activity = model.hidden_activity(data.x_test[: cfg.record_samples])
     if cfg.record_every_epoch and cfg.record_samples:
-        hist.activity.append(model.hidden_activity(data.x_test[: cfg.record_samples]))
+        hist.activity.append(hist.initial_activity)
         if hasattr(model, "recordings"):
             hist.initial_recordings = model.recordings(data.x_test[: cfg.record_samples])
     for epoch in bar:

@@ -260,6 +260,6 @@ def test_analysis_speed_quick_run_writes_markdown_and_csv(tmp_path):
     with out.with_suffix(".csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert {r["stage"] for r in rows} == {
-        "analyses", "untrained activity", "trial probe", "figure and files"
+        "analyses", "untrained activity (older Results)", "trial probe", "figure and files"
     }  # fmt: skip
     assert all(float(r["seconds"]) > 0 for r in rows)

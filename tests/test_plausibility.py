@@ -132,12 +132,14 @@ def test_untrained_activity_is_the_network_before_training(sp_core):
     exp = load_experiment("sp-core-digits").replace(
         train_epochs=1, data_n_train=200, train_record_samples=100, train_record_every_epoch=True
     )
-    with_history = train(exp, progress=False)
-    stored = plausibility._untrained_activity(with_history)
-    rebuilt = plausibility._untrained_activity(
-        with_history.drop_vars([v for v in with_history.data_vars if "history" in str(v)])
-    )
+    ds = train(exp, progress=False)
+    stored = plausibility._untrained_activity(ds)  # initial_activity_layer*
+    history = ds.activity_history_layer1.isel(record_epoch=0).values
+    older = ds.drop_vars([v for v in ds.data_vars if "history" in str(v) or "initial" in str(v)])
+    rebuilt = plausibility._untrained_activity(older)  # rebuilt from the seed and run
+    np.testing.assert_array_equal(stored[1], history)
     np.testing.assert_allclose(rebuilt[1], stored[1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(stored[1], ds.activity_layer1.values)  # training changed it
 
 
 def test_seeds_combine_into_one_card_with_ci_over_seeds(sp_core):
