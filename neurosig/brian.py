@@ -33,6 +33,7 @@ import gc
 import hashlib
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,18 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _drop_interpreter_dirs(prefs: Any) -> None:
+    """Remove the interpreter's ``include``/``lib`` folders from Brian2's C++ build paths.
+
+    Brian2 writes ``sys.prefix``'s folders into every makefile; a cached project built from
+    another virtualenv (a fresh clone, CI) then differs in its makefile and make recompiles
+    everything. The standalone programs use nothing from there.
+    """
+    for name in ("include_dirs", "library_dirs", "runtime_library_dirs"):
+        key = f"codegen.cpp.{name}"
+        prefs[key] = [d for d in prefs[key] if not str(d).startswith(sys.prefix)]
 
 
 @dataclass
@@ -148,6 +161,7 @@ class BrianProgram:
         with _locked(project.with_suffix(".lock")):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
+            _drop_interpreter_dirs(brian2.prefs)
             self.built = self.build()
             net = brian2.Network(list(self.built.objects.values()))
             self.built.network = net
