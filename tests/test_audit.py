@@ -151,7 +151,8 @@ def test_rule_reading_another_layers_weights_is_weight_transport():
     assert "w of syn_out" in failure.detail
 
 
-def test_brian_variable_of_other_synapses_in_namespace_is_weight_transport():
+def _net_with_a_rule_reading_other_weights():
+    """The three-layer net plus synapses whose rule reads syn_out's weights (namespace)."""
     net, hid, out, syn_out = _three_layer_net()
     sneaky = Synapses(
         hid, out, "w : 1", name="syn_sneaky", namespace={"W_out": syn_out.variables["w"]}
@@ -159,6 +160,11 @@ def test_brian_variable_of_other_synapses_in_namespace_is_weight_transport():
     sneaky.connect()
     sneaky.run_regularly("w += 0.1*W_out", dt=1 * ms)
     net.add(sneaky)
+    return net
+
+
+def test_brian_variable_of_other_synapses_in_namespace_is_weight_transport():
+    net = _net_with_a_rule_reading_other_weights()
     (failure,) = audit_brian_network(net, LAYERS).failures()
     assert "reads w of syn_out: weight transport" in failure.detail
 
@@ -361,13 +367,7 @@ def test_continuous_and_event_driven_updates_combine_live_factors():
 
 
 def test_weight_transport_is_reported_separately_from_feedback():
-    net, hid, out, syn_out = _three_layer_net()
-    sneaky = Synapses(
-        hid, out, "w : 1", name="syn_sneaky", namespace={"W_out": syn_out.variables["w"]}
-    )
-    sneaky.connect()
-    sneaky.run_regularly("w += 0.1*W_out", dt=1 * ms)
-    net.add(sneaky)
+    net = _net_with_a_rule_reading_other_weights()
     report = audit_brian_network(net, LAYERS)
     assert report.forward_only and not report.weight_transport_free
     (failure,) = report.failures()
