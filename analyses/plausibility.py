@@ -222,15 +222,15 @@ class Card:
         return ds
 
 
+def _scored(key: str, value: float, references: dict[str, Reference]) -> str:
+    """The band of ``value`` against the reference ``key``; not applicable without one."""
+    return band(value, references[key]) if key in references else "not applicable"
+
+
 def _row_from_statistic(
     stat: activity.Statistic, key: str, layer: int, references: dict[str, Reference]
 ) -> CardRow:
-    if stat.status == "ok" and key in references:
-        b = band(stat.value, references[key])
-    elif stat.status == "ok":
-        b = "not applicable"  # measured, but no literature range to score it against
-    else:
-        b = stat.status
+    b = _scored(key, stat.value, references) if stat.status == "ok" else stat.status
     return CardRow(
         key, layer, stat.value, stat.low, stat.high, stat.n, stat.units, b, note=stat.note
     )
@@ -305,7 +305,7 @@ def probe_trials(
     n_repeats: int = 10,
     duration_ms: float = 1000.0,
     data=None,
-) -> activity.SpikeTrains | None:
+) -> dict[int, activity.SpikeTrains] | None:
     """Spike trains of repeated noisy presentations of a few test stimuli (spiking models).
 
     The trained network is rebuilt from the Result and each of the first ``n_stimuli`` test
@@ -313,8 +313,9 @@ def probe_trials(
     (``encoding = "poisson"``: the spike-train version of the mean drive the default
     current input delivers), so trial-to-trial variability comes from the input spikes only.
     The longer presentation makes 1 s counting windows possible; the weights are the trained
-    ones. Returns None for models without spikes. Trials are stimulus-major (stimulus 0's
-    repeats first), the layout :func:`activity.repeat_counts` expects.
+    ones. Returns the trains of every hidden layer (by layer index), or None for models
+    without spikes. Trials are stimulus-major (stimulus 0's repeats first), the layout
+    :func:`activity.repeat_counts` expects.
 
     This runs the network (Brian2; a new program is compiled the first time a duration and
     trial count are used).
@@ -391,8 +392,7 @@ def _fraction_active_row(ds, layer, references) -> CardRow:
     value = float(per_stimulus.mean())
     return CardRow(
         key, layer, value, low, high, per_stimulus.size, "fraction",
-        band(value, references[key]) if key in references else "not applicable",
-        note="units >= 20 Hz per stimulus; CI over stimuli",
+        _scored(key, value, references), note="units >= 20 Hz per stimulus; CI over stimuli",
     )  # fmt: skip
 
 
@@ -408,8 +408,7 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
         rows.append(
             CardRow(
                 "dale_fraction", layer, v, low, high, consistent.size, "fraction",
-                band(v, references["dale_fraction"]) if "dale_fraction" in references
-                else "not applicable",
+                _scored("dale_fraction", v, references),
                 note=f"{block}: presynaptic units with one outgoing sign; CI over units",
             )
         )  # fmt: skip
@@ -418,8 +417,7 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
             CardRow(
                 "excitatory_fraction", layer, e, math.nan, math.nan,
                 int(np.sum(np.isin(signs, (-1, 1)))), "fraction",
-                band(e, references["excitatory_fraction"])
-                if "excitatory_fraction" in references else "not applicable",
+                _scored("excitatory_fraction", e, references),
                 note=f"{block}: among sign-consistent units"
                 if np.isfinite(e) else f"{block}: no sign-consistent unit",
             )
@@ -428,8 +426,7 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
         rows.append(
             CardRow(
                 "weight_lognormal_sigma", layer, fit["sigma"], math.nan, math.nan, fit["n"], "1",
-                band(fit["sigma"], references["weight_lognormal_sigma"])
-                if "weight_lognormal_sigma" in references else "not applicable",
+                _scored("weight_lognormal_sigma", fit["sigma"], references),
                 note=f"{block}: sigma of ln|w|; log-likelihood ratio vs normal "
                 f"{fit['llr']:+.2f} per weight",
             )
@@ -439,10 +436,10 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
 
 def _rule_rows(ds, references) -> list[CardRow]:
     from neurosig.analyses.audit import audit_model
-    from neurosig.config import experiment_from_toml
+    from neurosig.train import result_experiment
 
     # the rule's structure does not depend on what was learned: audit the untrained network
-    report = audit_model(experiment_from_toml(ds.attrs["config"], source="the Result's config"))
+    report = audit_model(result_experiment(ds))
     facts = [
         ("spatial_locality", float(report.local), "1", "every update reads only local terms"),
         (
@@ -462,18 +459,21 @@ def _rule_rows(ds, references) -> list[CardRow]:
     ]
     rows = []
     for key, value, units, note in facts:
-        b = band(value, references[key]) if key in references else "not applicable"
-        rows.append(CardRow(key, 0, value, value, value, 1, units, b, note=note))
+        rows.append(
+            CardRow(
+                key, 0, value, value, value, 1, units, _scored(key, value, references), note=note
+            )
+        )
     return rows
 
 
 def _geometry_values(
-    act, labels, bp_act, seed, with_ci: bool = True
+    act, act_rdm, labels, bp, seed, with_ci: bool = True
 ) -> dict[str, tuple[float, float, float, int]]:
     """value, CI low, CI high, n of each geometry criterion for one representation.
 
-    ``with_ci=False`` (the untrained and BP ends of the scale) skips bootstraps and the
-    permutation test.
+    ``act_rdm`` is the RDM of ``act``, ``bp`` BP's (activity, RDM) or None. ``with_ci=False``
+    (the untrained and BP ends of the scale) skips bootstraps and the permutation test.
     """
     rng = np.random.default_rng(seed)
     n_boot = N_BOOT if with_ci else 0
@@ -487,11 +487,9 @@ def _geometry_values(
         csi = np.asarray(representation.class_selectivity(act, labels), dtype=float)
         lo, hi = _bootstrap(csi, statistic=np.nanmedian, seed=seed) if with_ci else (math.nan,) * 2
         out["class_selectivity"] = (float(np.nanmedian(csi)), lo, hi, int(np.isfinite(csi).sum()))
-    if bp_act is not None:
-        cmp = representation.compare_rdms(
-            representation.rdm(act), representation.rdm(bp_act), n_boot=n_boot, n_perm=n_boot,
-            rng=rng,
-        )  # fmt: skip
+    if bp is not None:
+        bp_act, bp_rdm = bp
+        cmp = representation.compare_rdms(act_rdm, bp_rdm, n_boot=n_boot, n_perm=n_boot, rng=rng)
         out["rdm_correlation"] = (cmp.value, cmp.low, cmp.high, cmp.n_stimuli)
         out["rdm_p_value"] = (cmp.p_value, math.nan, math.nan, cmp.n_stimuli)
         out["cka"] = (
@@ -547,7 +545,7 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
     labels = np.asarray(ds.label.values)
     act = activity_matrix(ds, layer)
     untrained = _untrained_activity(ds)
-    bp_act = None
+    bp_act = bp_pair = None
     if bp is not None:
         bp_layers = hidden_layers(bp)
         if np.array_equal(np.asarray(bp.label.values), labels) and bp_layers:
@@ -558,14 +556,17 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
                 debiased=True,
             )
             extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))
+            bp_pair = (bp_act, extras["rdm_bp"])
     extras["rdm"] = np.asarray(representation.rdm(act))
     extras["rdm_untrained"] = np.asarray(representation.rdm(untrained[layer]))
     extras["labels"] = labels
-    model_v = _geometry_values(act, labels, bp_act, seed)
-    untrained_v = _geometry_values(untrained[layer], labels, bp_act, seed, with_ci=False)
-    bp_v = (
-        _geometry_values(bp_act, labels, bp_act, seed, with_ci=False) if bp_act is not None else {}
+    model_v = _geometry_values(act, extras["rdm"], labels, bp_pair, seed)
+    untrained_v = _geometry_values(
+        untrained[layer], extras["rdm_untrained"], labels, bp_pair, seed, with_ci=False
     )
+    bp_v = {}
+    if bp_pair is not None:
+        bp_v = _geometry_values(bp_act, bp_pair[1], labels, bp_pair, seed, with_ci=False)
     rows = []
     for key in (
         "rdm_correlation",

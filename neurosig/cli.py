@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -155,9 +156,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         progress=progress,
     )
     for card in cards:
-        counts = {}
-        for row in card.rows:
-            counts[row.band] = counts.get(row.band, 0) + 1
+        counts = Counter(row.band for row in card.rows)
         print(f"{card.name}: " + ", ".join(f"{n} {b}" for b, n in counts.items()))
     print(f"report written to {out}/report.md, report.html, report.pdf, report.png")
     return 0

@@ -65,6 +65,7 @@ from neurosig.config import (
     read_toml,
 )
 from neurosig.errors import ConfigError, NeurosigError
+from neurosig.results import load_result, provenance, save_result
 
 PENDING, DONE, FAILED = 0, 1, 2
 STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed"}
@@ -493,8 +494,6 @@ def run_point(experiment_toml: str) -> Outcome:
 
 def _create_store(path: Path, sweep: Sweep) -> None:
     """Create the store in a temporary folder and rename it into place (never half made)."""
-    from neurosig.results import provenance
-
     for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a killed driver
         shutil.rmtree(stale, ignore_errors=True)
     tmp = path.parent / f".{path.name}.creating-{os.getpid()}"
@@ -635,8 +634,6 @@ def _write_point(group, path: Path, sweep: Sweep, job: Job, outcome: Outcome) ->
             group[name][job.index] = aligned[name].transpose(*trailing).values
         last = ds.accuracy.isel(epoch=-1).reindex(readout=readouts, split=splits)
         group["final_accuracy"][job.index] = last.transpose("split", "readout").values
-        from neurosig.results import save_result
-
         save_result(ds, path / "results" / f"{job.number}.nc")
         status = DONE
     group["error"][job.index] = outcome.error
@@ -972,16 +969,12 @@ def export_sweep(store: str | Path, out: str | Path | None = None) -> xr.Dataset
     ds.attrs["points_done"] = int((status == DONE).sum())
     ds.attrs["points_failed"] = int((status == FAILED).sum())
     if out is not None:
-        from neurosig.results import save_result
-
         save_result(ds, out)
     return ds
 
 
 def point_result(store: str | Path, point: int, seed: int = 0) -> xr.Dataset:
     """The full training Result of grid point ``point`` (flat index), seed index ``seed``."""
-    from neurosig.results import load_result
-
     group = _open_group(Path(store))
     number = point * int(group.attrs["seeds"]) + seed
     return load_result(Path(store) / "results" / f"{number}.nc")

@@ -55,6 +55,13 @@ def evaluate(
     return {name: c / len(y) for name, c in correct.items()}
 
 
+def result_experiment(ds: xr.Dataset) -> Experiment:
+    """The experiment a Result was trained from (its stored, fully resolved config)."""
+    from neurosig.config import experiment_from_toml
+
+    return experiment_from_toml(ds.attrs["config"], source="the Result's config")
+
+
 def restore_model(
     ds: xr.Dataset, *, trained: bool = True, data: Dataset | None = None, **changes
 ) -> tuple[TrainableModel, Dataset]:
@@ -66,9 +73,7 @@ def restore_model(
     the network is run, not its structure. Optimiser state is not stored in a Result: the
     rebuilt model keeps its fresh one, which is fine for evaluation but not for resuming.
     """
-    from neurosig.config import experiment_from_toml
-
-    experiment = experiment_from_toml(ds.attrs["config"], source="the Result's config")
+    experiment = result_experiment(ds)
     if changes:
         experiment = experiment.replace(**changes)
     data = data if data is not None else load_experiment_data(experiment)
