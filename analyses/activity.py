@@ -31,7 +31,6 @@ Example
 from __future__ import annotations
 
 import math
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ import numpy as np
 import scipy.stats
 import xarray as xr
 
-from neurosig.config import parse_quantity
+from neurosig import results
 
 __all__ = [
     "SpikeTrains",
@@ -89,9 +88,6 @@ REPEATS_NOTE = "needs repeated trials"
 # this tolerance puts a spike at an edge, and a duration that is a whole number of windows,
 # where exact arithmetic would.
 _EDGE_TOL = 1e-9
-
-# Default presentation of the LIF model (ms), for configs written before it was a field.
-_DEFAULT_PRESENTATION_MS = 50.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,25 +205,16 @@ def spike_trains(
     )
 
 
-def _presentation_s(ds: xr.Dataset) -> float:
-    """Presentation length (s) from the Result's config (``[model] presentation``, ms)."""
-    model = tomllib.loads(ds.attrs.get("config", "")).get("model", {})
-    value = model.get("presentation", _DEFAULT_PRESENTATION_MS)
-    ms = parse_quantity(value, "ms") if isinstance(value, str) else float(value)
-    return ms * 1e-3
-
-
 def spike_trains_from_result(ds: xr.Dataset, layer: int, initial: bool = False) -> SpikeTrains:
     """The recorded spike trains of hidden layer ``layer`` of a training Result.
 
     Trials are the recorded samples (``trial = sample``), units the layer's units, and the
-    duration is the config's ``[model] presentation``.
+    duration is the recorded window of each sample (:func:`neurosig.results.spikes`).
 
     Parameters
     ----------
     ds : xarray.Dataset
-        A training Result with the ragged spike layout ``spike_layer{l}_{sample,unit,time}``
-        (``initial_spike_layer{l}_...`` before training).
+        A training Result of a spiking model.
     layer : int
         Hidden layer, 1-based.
     initial : bool
@@ -247,37 +234,16 @@ def spike_trains_from_result(ds: xr.Dataset, layer: int, initial: bool = False) 
     Notes
     -----
     The LIF model records spikes for the first ``[model] chunk`` recorded samples only (one
-    compiled batch), while ``activity_layer{l}`` covers all of them; the number of trials is
+    compiled batch), while the layer's activity covers all of them; the number of trials is
     therefore ``min(sample, chunk)``, so that unrecorded samples are not counted as silent.
 
     Examples
     --------
     >>> trains = spike_trains_from_result(result, layer=1)  # doctest: +SKIP
     """
-    prefix = "initial_" if initial else ""
-    name = f"{prefix}spike_layer{layer}"
-    if f"{name}_time" not in ds:
-        model = ds.attrs.get("model", "unknown")
-        what = "before training " if initial else ""
-        raise ValueError(
-            f"the Result (model {model!r}) has no spike trains {what}for layer {layer} "
-            f"(no variable {name}_time): rate networks have no spikes, and only LIF runs "
-            "that recorded samples have them"
-        )
-    unit_dim = f"layer{layer}_unit"
-    if unit_dim not in ds.sizes or "sample" not in ds.sizes:
-        raise ValueError(f"the Result has no dimension {unit_dim!r} or 'sample' to size layer")
-    n_trials = ds.sizes["sample"]
-    chunk = tomllib.loads(ds.attrs.get("config", "")).get("model", {}).get("chunk")
-    if chunk:
-        n_trials = min(n_trials, int(chunk))
+    rec = results.spikes(ds, layer, initial=initial)
     trains = spike_trains(
-        ds[f"{name}_sample"].values,
-        ds[f"{name}_unit"].values,
-        ds[f"{name}_time"].values,
-        n_trials,
-        ds.sizes[unit_dim],
-        _presentation_s(ds),
+        rec.sample, rec.unit, rec.time - rec.t_start, rec.n_samples, rec.n_units, rec.duration
     )
     trains.attrs.update(layer=layer, initial=int(initial))
     return trains
@@ -1029,7 +995,8 @@ def lifetime_sparseness(activity: xr.DataArray, stimulus_dim: str = "sample") ->
     Parameters
     ----------
     activity : xarray.DataArray
-        Non-negative activity, e.g. a Result's ``activity_layer{l}`` (sample, unit).
+        Non-negative activity, e.g. a Result's layer activity (sample, unit;
+        :func:`neurosig.results.activity`).
     stimulus_dim : str
         The stimulus dimension.
 
@@ -1466,8 +1433,8 @@ def summarise_layer(
     * ``fano_factor_{100ms,1s}``, ``noise_correlation_{100ms,1s}``: mean over units and
       windows of repeated ``trials`` (:func:`repeat_counts`); "not applicable" without them or
       when the trials are shorter than the window, "flag" when the repeats are identical;
-    * ``lifetime_sparseness``, ``population_sparseness``: mean Vinje-Gallant ``S`` of
-      ``activity_layer{l}`` (spiking and rate networks alike);
+    * ``lifetime_sparseness``, ``population_sparseness``: mean Vinje-Gallant ``S`` of the
+      layer's recorded activity (spiking and rate networks alike);
     * ``spikes_per_inference``: mean spikes of the layer per recorded sample.
 
     For a Result without spikes (rate or numpy networks) every spike-based row is
@@ -1493,8 +1460,7 @@ def summarise_layer(
     >>> card["median_rate"].value  # doctest: +SKIP
     """
     out: dict[str, Statistic] = {}
-    spiking = f"spike_layer{layer}_time" in ds
-    if not spiking:
+    if not results.has_spikes(ds, layer):
         for name in SPIKE_STATISTICS:
             out[name] = _not_applicable(name, RATE_NOTE)
     else:
@@ -1526,13 +1492,13 @@ def summarise_layer(
         out["spikes_per_inference"] = _row(
             "spikes_per_inference", spikes, np.mean, "spikes of the layer per recorded sample"
         )
-    activity = ds.get(f"activity_layer{layer}")
+    activity = results.activity(ds, layer) if results.has_activity(ds, layer) else None
     for name, func, axis_name in (
         ("lifetime_sparseness", lifetime_sparseness, "unit"),
         ("population_sparseness", population_sparseness, "sample"),
     ):
         if activity is None or "sample" not in activity.dims or activity.sizes["sample"] < 2:
-            out[name] = _not_applicable(name, "needs activity_layer with >= 2 samples")
+            out[name] = _not_applicable(name, "needs recorded activity of >= 2 samples")
         elif (activity < 0).any():
             out[name] = _not_applicable(name, "activity has negative values: not a rate")
         else:

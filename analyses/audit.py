@@ -60,6 +60,8 @@ from brian2.parsing.statements import parse_statement
 from brian2.synapses.synapses import SummedVariableUpdater, SynapticPathway
 from brian2.utils.stringtools import get_identifiers
 
+from neurosig.protocols import BrianNetworkModel, DeclaresUpdateReads
+
 __all__ = ["AuditReport", "AuditRow", "audit_brian_network", "audit_model"]
 
 FORWARD = "forward-only"
@@ -288,14 +290,20 @@ def audit_model(model_or_experiment: Any) -> AuditReport:
     Returns
     -------
     AuditReport
-        For a Brian2 model (it has ``build_network()`` and ``layer_of()``): the audit of its
+        For a Brian2 model (a :class:`~neurosig.protocols.BrianNetworkModel`): the audit of its
         objects, built under the runtime device and never run (:func:`audit_brian_network`;
-        everything is derived from the network). For a numpy model (it has
-        ``update_reads()``): rows from the model's declarations of what each update reads; the
-        forward-only row of an update fails when a read arrives along a pathway from a later
-        layer ("feedback pathway"), the locality row when it reads another layer's weights
-        ("weight transport") or something non-local; ``phases`` is declared by the model
-        (``presentation_phases``) and ``longest_interval`` is ``nan`` (discrete time).
+        everything is derived from the network). For a numpy model (a
+        :class:`~neurosig.protocols.DeclaresUpdateReads`): rows from the model's declarations
+        of what each update reads; the forward-only row of an update fails when a read arrives
+        along a pathway from a later layer ("feedback pathway"), the locality row when it reads
+        another layer's weights ("weight transport") or something non-local; ``phases`` is
+        declared by the model (``presentation_phases``) and ``longest_interval`` is ``nan``
+        (discrete time).
+
+    Raises
+    ------
+    TypeError
+        The object is neither kind of model (nor an Experiment).
 
     Notes
     -----
@@ -314,9 +322,9 @@ def audit_model(model_or_experiment: Any) -> AuditReport:
     model = model_or_experiment
     if isinstance(model, Experiment):
         model = _build_untrained(model)
-    if hasattr(model, "update_reads"):
+    if isinstance(model, DeclaresUpdateReads):
         return _declared_report(model)
-    if hasattr(model, "build_network") and hasattr(model, "layer_of"):
+    if isinstance(model, BrianNetworkModel):
         return _brian_model_report(model)
     raise TypeError(
         f"cannot audit a {type(model).__name__}: expected a neurosig model or an Experiment"
@@ -325,10 +333,10 @@ def audit_model(model_or_experiment: Any) -> AuditReport:
 
 def _build_untrained(experiment: Any) -> Any:
     """The experiment's model, untrained, for its data set's sizes."""
-    from neurosig.data import _canonical_name, load_dataset
-    from neurosig.train import build_model
+    from neurosig.build import build_model
+    from neurosig.data import canonical_name, load_dataset
 
-    name = _canonical_name(experiment.data.name)
+    name = canonical_name(experiment.data.name)
     if name in _KNOWN_SHAPES:
         n_features, n_classes = _KNOWN_SHAPES[name]
     else:
@@ -338,18 +346,15 @@ def _build_untrained(experiment: Any) -> Any:
     return build_model(experiment, sizes)
 
 
-def _brian_model_report(model: Any) -> AuditReport:
+def _brian_model_report(model: BrianNetworkModel) -> AuditReport:
     """Build a Brian2 model's network under the runtime device (never run) and audit it."""
     import brian2
     from brian2.devices.device import reinit_devices
     from brian2.utils.logger import catch_logs
 
-    from neurosig import brian as family
+    from neurosig.brian import release_live_program
 
-    for program in family._LIVE:  # the device is about to change under it
-        program.built = None
-        program.cleanup()
-    family._LIVE.clear()
+    release_live_program()  # the device is about to change under it
     # Objects that are never run make Brian2 warn when they are collected; keep that quiet.
     with catch_logs():
         gc.collect()
@@ -363,7 +368,7 @@ def _brian_model_report(model: Any) -> AuditReport:
     return report
 
 
-def _declared_report(model: Any) -> AuditReport:
+def _declared_report(model: DeclaresUpdateReads) -> AuditReport:
     """Rows from a numpy model's ``update_reads()`` declarations."""
     forward, locality = [], []
     for entry in model.update_reads():

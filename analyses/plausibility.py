@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from neurosig import results as result_schema
 from neurosig.analyses import activity, representation, weights
 from neurosig.errors import DataError
 
@@ -54,6 +55,7 @@ __all__ = [
     "probe_trials",
     "relative_band",
     "report_card",
+    "untrained_activity",
 ]
 
 BANDS = ("in", "near", "out", "flag", "not applicable")
@@ -248,23 +250,9 @@ def _bootstrap(values: np.ndarray, statistic=np.nanmean, seed: int = 0) -> tuple
 # -- what a Result holds ----------------------------------------------------------------------
 
 
-def hidden_layers(ds: xr.Dataset) -> list[int]:
-    """Indices (1-based) of the hidden layers whose activity a Result recorded."""
-    return sorted(int(str(v)[len("activity_layer") :]) for v in ds.data_vars if _is_act(v))
-
-
-def _is_act(name) -> bool:
-    return str(name).startswith("activity_layer") and str(name)[len("activity_layer") :].isdigit()
-
-
-def is_spiking(ds: xr.Dataset) -> bool:
-    """Whether the Result holds spike trains (a spiking model) or only rates."""
-    return any(str(v).startswith("spike_layer") for v in ds.data_vars)
-
-
-def activity_matrix(ds: xr.Dataset, layer: int) -> np.ndarray:
-    """Recorded data-stream activity of a hidden layer, (sample, unit)."""
-    return np.asarray(ds[f"activity_layer{layer}"].values, dtype=float)
+def _activity(ds: xr.Dataset, layer: int, *, initial: bool = False) -> np.ndarray:
+    """Recorded data-stream activity of a hidden layer as floats, (sample, unit)."""
+    return np.asarray(result_schema.activity(ds, layer, initial=initial).values, dtype=float)
 
 
 def weight_blocks(ds: xr.Dataset) -> dict[str, np.ndarray]:
@@ -273,16 +261,11 @@ def weight_blocks(ds: xr.Dataset) -> dict[str, np.ndarray]:
     The label projection (``signal``) is excluded: it is a fixed input pathway, not a
     synapse population that learns.
     """
-    out = {}
-    for name, var in ds.data_vars.items():
-        name = str(name)
-        if not name.startswith("param_") or var.ndim != 2:
-            continue
-        for suffix in ("_W", "_weight"):
-            block = name[len("param_") : -len(suffix)]
-            if name.endswith(suffix) and block != "signal":
-                out[block] = np.asarray(var.values, dtype=float)
-    return out
+    return {
+        block: np.asarray(w.values, dtype=float)
+        for block, w in result_schema.weights(ds).items()
+        if block != "signal"
+    }
 
 
 def _block_layer(block: str, n_hidden: int) -> int:
@@ -292,7 +275,11 @@ def _block_layer(block: str, n_hidden: int) -> int:
 
 
 def test_accuracy(ds: xr.Dataset) -> float:
-    return float(ds.test_accuracy.values[-1]) if "test_accuracy" in ds else math.nan
+    """Final test accuracy of the primary readout (NaN for a Result without epochs)."""
+    try:
+        return float(result_schema.primary_accuracy(ds, "test").values[-1])
+    except KeyError:
+        return math.nan
 
 
 # -- repeated trials (Fano factor, noise correlations) ----------------------------------------
@@ -320,12 +307,10 @@ def probe_trials(
     This runs the network (Brian2; a new program is compiled the first time a duration and
     trial count are used).
     """
-    if not is_spiking(ds):
+    if not result_schema.has_spikes(ds):
         return None
-    from neurosig.train import restore_model
-
     n_trials = n_stimuli * n_repeats
-    model, data = restore_model(
+    model, data = result_schema.restore_model(
         ds,
         data=data,
         model_encoding="poisson",
@@ -336,17 +321,17 @@ def probe_trials(
     x = np.repeat(data.x_test[:n_stimuli], n_repeats, axis=0)
     rec = model.recordings(x)
     trains = {}
-    for layer in hidden_layers(ds):
-        prefix = f"spike_layer{layer}"
-        if f"{prefix}_unit" not in rec:
+    for layer in result_schema.layers(ds):
+        if layer > len(rec.layers):
             continue
+        spikes = rec.layer(layer).spikes
         tr = activity.spike_trains(
-            rec[f"{prefix}_sample"][1],
-            rec[f"{prefix}_unit"][1],
-            rec[f"{prefix}_time"][1],
+            spikes.sample,
+            spikes.unit,
+            spikes.time - spikes.t_start,
             n_trials=n_trials,
-            n_units=ds.sizes[f"layer{layer}_unit"],
-            duration=duration_ms * 1e-3,
+            n_units=spikes.n_units,
+            duration=spikes.duration,
         )
         tr.attrs["n_repeats"] = n_repeats
         trains[layer] = tr
@@ -358,7 +343,7 @@ def probe_trials(
 
 def _activity_rows(ds, references, trials) -> list[CardRow]:
     rows = []
-    for layer in hidden_layers(ds):
+    for layer in result_schema.layers(ds):
         stats = activity.summarise_layer(ds, layer, trials=(trials or {}).get(layer))
         for key, stat in stats.items():
             rows.append(_row_from_statistic(stat, key, layer, references))
@@ -382,12 +367,12 @@ def _fraction_active_row(ds, layer, references) -> CardRow:
     counts as active. Rate networks have no spikes and no comparable threshold: not applicable.
     """
     key = "fraction_active"
-    if not is_spiking(ds):
+    if not result_schema.has_spikes(ds):
         return CardRow(
             key, layer, math.nan, math.nan, math.nan, 0, "fraction", "not applicable",
             note="rate network: no spikes; see summed activity",
         )  # fmt: skip
-    per_stimulus = np.mean(activity_matrix(ds, layer) >= 20.0, axis=1)
+    per_stimulus = np.mean(_activity(ds, layer) >= 20.0, axis=1)
     low, high = _bootstrap(per_stimulus)
     value = float(per_stimulus.mean())
     return CardRow(
@@ -398,7 +383,7 @@ def _fraction_active_row(ds, layer, references) -> CardRow:
 
 def _weight_rows(ds, references, seed) -> list[CardRow]:
     rows = []
-    n_hidden = len(hidden_layers(ds))
+    n_hidden = result_schema.n_layers(ds)
     for block, w in weight_blocks(ds).items():
         layer = _block_layer(block, n_hidden)
         signs = weights.outgoing_signs(w)
@@ -436,10 +421,9 @@ def _weight_rows(ds, references, seed) -> list[CardRow]:
 
 def _rule_rows(ds, references) -> list[CardRow]:
     from neurosig.analyses.audit import audit_model
-    from neurosig.train import result_experiment
 
     # the rule's structure does not depend on what was learned: audit the untrained network
-    report = audit_model(result_experiment(ds))
+    report = audit_model(result_schema.experiment(ds))
     facts = [
         ("spatial_locality", float(report.local), "1", "every update reads only local terms"),
         (
@@ -514,45 +498,41 @@ def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def _untrained_activity(ds: xr.Dataset) -> dict[int, np.ndarray]:
+def untrained_activity(ds: xr.Dataset) -> dict[int, np.ndarray]:
     """Hidden activity of the same network before training, on the recorded test samples.
 
-    Results store it (``initial_activity_layer{l}``); for older ones the untrained network is
-    rebuilt from the Result's seed and run on the samples.
-    """
-    if "initial_activity_layer1" in ds:
-        return {
-            layer: np.asarray(ds[f"initial_activity_layer{layer}"].values, float)
-            for layer in hidden_layers(ds)
-        }
-    if "activity_history_layer1" in ds:
-        return {
-            layer: np.asarray(ds[f"activity_history_layer{layer}"].isel(record_epoch=0), float)
-            for layer in hidden_layers(ds)
-        }
-    from neurosig.train import restore_model
+    Results store it (:func:`neurosig.results.activity` with ``initial=True``); for older ones
+    the untrained network is rebuilt from the Result's seed and run on the samples.
 
-    model, data = restore_model(ds, trained=False)
-    acts = model.hidden_activity(data.x_test[: ds.sizes["sample"]])
-    return {layer: np.asarray(a, float) for layer, a in zip(hidden_layers(ds), acts, strict=False)}
+    Examples
+    --------
+    >>> untrained_activity(result)[1].shape  # doctest: +SKIP
+    (100, 64)
+    """
+    layers = result_schema.layers(ds)
+    if layers and all(result_schema.has_activity(ds, layer, initial=True) for layer in layers):
+        return {layer: _activity(ds, layer, initial=True) for layer in layers}
+    model, data = result_schema.restore_model(ds, trained=False)
+    acts = model.hidden_activity(data.x_test[: len(result_schema.labels(ds))])
+    return {layer: np.asarray(a, float) for layer, a in zip(layers, acts, strict=False)}
 
 
 def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
-    layers = hidden_layers(ds)
+    layers = result_schema.layers(ds)
     if not layers:
         return []
     layer = layers[-1]
-    labels = np.asarray(ds.label.values)
-    act = activity_matrix(ds, layer)
-    untrained = _untrained_activity(ds)
+    labels = result_schema.labels(ds)
+    act = _activity(ds, layer)
+    untrained = untrained_activity(ds)
     bp_act = bp_pair = None
     if bp is not None:
-        bp_layers = hidden_layers(bp)
-        if np.array_equal(np.asarray(bp.label.values), labels) and bp_layers:
-            bp_act = activity_matrix(bp, bp_layers[-1])
+        bp_layers = result_schema.layers(bp)
+        if np.array_equal(result_schema.labels(bp), labels) and bp_layers:
+            bp_act = _activity(bp, bp_layers[-1])
             extras["cka_matrix"] = representation.cka_matrix(
-                [activity_matrix(ds, lay) for lay in layers],
-                [activity_matrix(bp, lay) for lay in bp_layers],
+                [_activity(ds, lay) for lay in layers],
+                [_activity(bp, lay) for lay in bp_layers],
                 debiased=True,
             )
             extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))

@@ -29,18 +29,11 @@ import xarray as xr
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from neurosig import results as result_schema
 from neurosig.analyses import activity
-from neurosig.analyses.plausibility import (
-    BANDS,
-    Card,
-    activity_matrix,
-    hidden_layers,
-    is_spiking,
-    probe_trials,
-    report_card,
-)
+from neurosig.analyses.plausibility import BANDS, Card, probe_trials, report_card
 from neurosig.errors import DataError
-from neurosig.plotting import STYLE
+from neurosig.plotting import STYLE, raster
 
 __all__ = ["card_markdown", "plot_report", "write_report"]
 
@@ -197,21 +190,26 @@ def card_html(cards: Sequence[Card], figure_png: bytes | None = None) -> str:
 
 
 def _raster(ax, ds: xr.Dataset, title: str) -> None:
-    layers = hidden_layers(ds)
+    layers = result_schema.layers(ds)
     if not layers:
         ax.set_axis_off()
         return
     layer = layers[0]
-    if is_spiking(ds):
+    if result_schema.has_spikes(ds):
         trains = activity.spike_trains_from_result(ds, layer)
-        keep = np.asarray(trains.trial.values) < 5
-        t = np.asarray(trains.time.values)[keep] + np.asarray(trains.trial.values)[keep] * float(
-            trains.attrs["duration"]
+        raster(
+            trains.time,
+            trains.unit,
+            trials=trains.trial,
+            duration=float(trains.attrs["duration"]),
+            max_trials=5,
+            ylabel=f"layer {layer} unit",
+            title=title,
+            ax=ax,
         )
-        ax.scatter(1e3 * t, np.asarray(trains.unit.values)[keep], s=0.5, c="k", marker="|")
-        ax.set(xlabel="time (ms), 5 stimuli", ylabel=f"layer {layer} unit", title=title)
+        ax.set_xlabel("time (ms), 5 stimuli")
     else:
-        a = activity_matrix(ds, layer)[:50]
+        a = np.asarray(result_schema.activity(ds, layer).values, dtype=float)[:50]
         ax.imshow(a.T, aspect="auto", cmap="Greys", interpolation="nearest")
         ax.set(xlabel="stimulus", ylabel=f"layer {layer} unit", title=title + " (rates)")
 
@@ -361,7 +359,7 @@ def write_report(
     for group in [list(results)] + [[b] for b in baselines]:
         name = group[0].attrs.get("name", "?")
         probe = None
-        if trials and is_spiking(group[0]):
+        if trials and result_schema.has_spikes(group[0]):
             progress(f"{name}: simulating {trials} repeats of 10 stimuli for the trial statistics")
             probe = probe_trials(group[0], n_repeats=trials, duration_ms=trial_duration_ms)
         progress(f"{name}: scoring")

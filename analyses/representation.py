@@ -2,8 +2,9 @@
 
 Every function takes a representation: an activity matrix with one row per stimulus and one
 column per unit, either a numpy array or an ``xr.DataArray`` with a ``"sample"`` dimension and a
-unit dimension (as ``activity_layer{l}`` of a training Result, in Hz for spiking networks and
-dimensionless for rate networks). Outputs with labelled axes are ``xr.DataArray``.
+unit dimension (as :func:`neurosig.results.activity` reads from a training Result, in Hz for
+spiking networks and dimensionless for rate networks). Outputs with labelled axes are
+``xr.DataArray``.
 
 * geometry: :func:`rdm`, :func:`compare_rdms` (with a stimulus bootstrap and a permutation
   null), :func:`linear_cka`, :func:`cka_matrix`, :func:`procrustes_distance`,
@@ -666,7 +667,7 @@ def cka_matrix(layers_a: Layers, layers_b: Layers, debiased: bool = True) -> xr.
     ----------
     layers_a, layers_b : sequence or mapping of representations
         Layers as (stimulus, unit) matrices; a mapping's keys label the layers, a sequence's
-        layers are numbered from 1 (as ``activity_layer{l}``).
+        layers are numbered from 1 (as the hidden layers of a Result).
     debiased : bool
         Use the debiased estimator (default, see :func:`linear_cka`).
 

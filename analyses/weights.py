@@ -1,7 +1,7 @@
 """Statistics of learned weights: Dale's law, the E:I ratio, the weight distribution.
 
-A weight matrix is stored as a Result stores it: ``param_{block}_weight`` with dims
-(``{block}_out``, ``{block}_in``), so the outgoing weights of presynaptic unit ``j`` are the
+A weight matrix is laid out as :func:`neurosig.results.weights` reads it from a Result, with
+dims (``{block}_out``, ``{block}_in``), so the outgoing weights of presynaptic unit ``j`` are the
 column ``W[:, j]``. Zero weights (absent synapses of a sparse network) carry no sign and are
 ignored.
 """

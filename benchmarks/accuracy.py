@@ -29,10 +29,23 @@ A variant ``NAME:model=M,key=value,...`` is the preset ``M-<dataset>`` changed w
 ``train_*``/``data_*``/``model_*`` keys are passed as they are; values are Python literals
 when they parse as one (``hidden=[512,512]``, ``lr=1e-3``), strings otherwise.
 
+Every row of a data set trains with the same seeds (``train.seed`` = ``--first-seed``,
++1, ...): run k of every row starts from the same seed (paired rows); the Markdown says which.
+
+The runs go through :mod:`neurosig.sweep`: one :class:`~neurosig.sweep.Sweep` per row and data
+set (one point, the row's experiment, with ``train_seeds`` = the seeds above), all run by
+:func:`~neurosig.sweep.run_sweep` on one local process pool of ``--jobs`` workers; each run's
+row is read from its Result in the sweep store. The stores live in a temporary folder, or in
+``--store DIR``, where a rerun of the same command trains only the runs not done there.
+
+Result rows must come from a commit: with uncommitted changes to tracked files the script
+stops before any run unless ``--allow-dirty`` is given (its rows' git_commit then ends in
+``+dirty``).
+
 Timings depend on the BLAS threads of each run (recorded per run in the CSV): with
-``--jobs J > 1`` every worker process uses one thread; with ``--jobs 1`` the runs use what
-``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` say. Compare speed only between runs with the same
-setting on the same machine.
+``--jobs J > 1`` every worker process uses one thread; with ``--jobs 1`` the one worker uses as
+many as this process (what ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` say). Compare speed
+only between runs with the same setting on the same machine.
 """
 
 from __future__ import annotations
@@ -41,26 +54,32 @@ import argparse
 import ast
 import json
 import math
-import multiprocessing
 import re
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 import tracemalloc
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import common
 import numpy as np
+import xarray as xr
 
-from neurosig.config import Experiment, load_experiment
+from neurosig.atomic import write_text_atomic
+from neurosig.config import Experiment, experiment_from_toml, load_experiment
 from neurosig.data import DATASETS
 from neurosig.errors import ConfigError, DivergenceError
 from neurosig.registry import model_names, preset_paths
 from neurosig.results import git_commit, save_result
+from neurosig.sweep import Outcome, Sweep, open_store, point_result, run_sweep, sweep_executor
+from neurosig.threads import limit_blas_threads
 from neurosig.train import load_experiment_data, train
 
 DEFAULT_OUT = Path("benchmarks/results/accuracy.md")
@@ -245,25 +264,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--append", action="store_true", help="merge the runs into the existing CSV")
     p.add_argument("--results-dir", type=Path, help="also save every run's Result (netCDF) here")
     p.add_argument(
+        "--store",
+        type=Path,
+        metavar="DIR",
+        help="keep the sweep stores (one per row and data set) in DIR: a rerun with the same "
+        "DIR trains only the runs not done there (default: a temporary folder, deleted)",
+    )
+    p.add_argument(
         "--no-memory",
         action="store_true",
         help="do not trace memory (tracemalloc costs a few per cent of speed)",
     )
+    common.add_allow_dirty(p)
     return p
 
 
 # --------------------------------------------------------------------------------------------
-# Planning: every (data set, row, seed) as a ready Experiment
+# Planning: every (data set, row) as a one-point Sweep over the data set's seeds
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Run:
+class Plan:
+    """The runs of one table row on one data set: its experiment, trained with each seed."""
+
     dataset: str
     row: Row
-    seed: int
-    experiment: Experiment
+    seeds: tuple[int, ...]  # train.seed of each run: the same for every row of the data set
+    experiment: Experiment  # the row's experiment (its train.seed is replaced by each seed)
     changes: dict[str, Any]  # what was changed from the preset (recorded in the CSV)
+
+    @property
+    def preset(self) -> str:
+        return f"{self.row.model}-{self.dataset}"
+
+    def sweep(self) -> Sweep:
+        """The runs as a sweep: one point (the experiment as it is; a sweep needs a field, so
+        the point sets ``train_epochs`` to its own value) x the seeds, paired across rows."""
+        return Sweep(
+            self.experiment,
+            points=[{"train_epochs": self.experiment.train.epochs}],
+            train_seeds=self.seeds,
+            name=f"{self.row.label}-{self.dataset}",
+        )
+
+    def store(self, root: Path) -> Path:
+        """This plan's sweep store under ``root``."""
+        return root / self.dataset / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.row.label)}.zarr"
 
 
 def default_models(datasets: Sequence[str]) -> list[str]:
@@ -274,8 +321,8 @@ def default_models(datasets: Sequence[str]) -> list[str]:
     return known + sorted(set(found) - set(known))
 
 
-def make_experiment(dataset: str, row: Row, seed: int, base: dict[str, Any]) -> Run:
-    """The preset ``<model>-<dataset>`` with ``base`` (quick/epochs), the row's changes, seed."""
+def make_plan(dataset: str, row: Row, seeds: Sequence[int], base: dict[str, Any]) -> Plan:
+    """The preset ``<model>-<dataset>`` with ``base`` (quick/epochs) and the row's changes."""
     preset = f"{row.model}-{dataset}"
     if preset not in preset_paths():
         raise ConfigError(f"no preset {preset!r} (models/presets); row {row.label!r}")
@@ -283,12 +330,14 @@ def make_experiment(dataset: str, row: Row, seed: int, base: dict[str, Any]) -> 
     changes = {**base, **row.changes}
     if row.label != row.model:
         changes.setdefault("name", f"{row.label}-{dataset}")
-    exp = exp.replace(**changes, train_seed=seed)
-    return Run(dataset, row, seed, exp, changes)
+    exp = exp.replace(**changes)
+    plan = Plan(dataset, row, tuple(seeds), exp, changes)
+    plan.sweep()  # every configuration error shows up now, before the first run
+    return plan
 
 
-def plan_runs(args: argparse.Namespace) -> list[Run]:
-    """Every run, grouped by (data set, seed) so that a worker reuses its loaded data."""
+def plan_runs(args: argparse.Namespace) -> list[Plan]:
+    """Every (data set, row), in table order; rows of a data set share their seeds."""
     base = dict(QUICK) if args.quick else {}
     if args.epochs:
         base["train_epochs"] = args.epochs
@@ -301,18 +350,29 @@ def plan_runs(args: argparse.Namespace) -> list[Run]:
     labels = [*models, *(v.label for v in variants)]
     if len(set(labels)) < len(labels):
         raise ValueError(f"row names must differ: {labels}")
+    stores = [re.sub(r"[^A-Za-z0-9_.-]", "_", label) for label in labels]
+    if len(set(stores)) < len(stores):
+        raise ValueError(f"row names must differ in their letters, digits, '.', '-', '_': {labels}")
     seed_counts = parse_seed_counts(args.seeds_per_dataset)
-    runs = []
-    for dataset in args.datasets:
+    plans = []
+    for dataset in dict.fromkeys(args.datasets):
         rows = [Row(m, m) for m in models if explicit or f"{m}-{dataset}" in preset_paths()]
         n_seeds = seed_counts.get(dataset, args.seeds or DEFAULT_SEEDS.get(dataset, 1))
-        for seed in range(args.first_seed, args.first_seed + n_seeds):
-            runs += [make_experiment(dataset, row, seed, base) for row in rows + variants]
-    return runs
+        seeds = range(args.first_seed, args.first_seed + n_seeds)
+        plans += [make_plan(dataset, row, seeds, base) for row in rows + variants]
+    return plans
+
+
+def format_seeds(seeds: Sequence[int]) -> str:
+    """``[0, 1, 2, 3]`` -> ``"0-3"``; ``[0, 2]`` -> ``"0, 2"``."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 # --------------------------------------------------------------------------------------------
-# Running (in this process or in a worker)
+# Running: each plan's sweep by run_sweep, every sweep on one process pool
 # --------------------------------------------------------------------------------------------
 
 _DATA: dict = {}  # the last loaded data set of this process: {(DataConfig, seed): Dataset}
@@ -326,52 +386,144 @@ def _data_for(exp: Experiment):
     return _DATA[key]
 
 
-def run_one(run: Run, results_dir: Path | None = None, memory: bool = True) -> dict[str, Any]:
-    """Train one run and return its CSV row. Never raises for a failed run: see ``status``.
+def measure_point(experiment_toml: str, memory: bool = True) -> Outcome:
+    """Train one run (on a sweep worker): the ``runner`` of :func:`neurosig.sweep.run_sweep`.
 
-    ``memory=False`` leaves tracemalloc off (it slows numpy-heavy training by a few per cent).
+    Like :func:`neurosig.sweep.run_point`, plus the benchmark's measurements: the data set is
+    loaded before the clock starts (and kept for the worker's next run with the same data),
+    the Outcome's seconds are the wall time of ``train()`` alone, and the Result's attrs get
+    ``benchmark_peak_mib`` (tracemalloc; not with ``memory=False``, which saves a few per cent
+    of speed), ``benchmark_blas_threads``, ``benchmark_n_train`` and ``benchmark_n_test``.
+    A failed run's error text starts with the exception's name (``DivergenceError: ...``).
     """
-    row = {
-        "dataset": run.dataset,
-        "variant": run.row.label,
-        "model": run.row.model,
-        "preset": f"{run.row.model}-{run.dataset}",
-        "seed": run.seed,
-        "hidden": "x".join(map(str, getattr(run.experiment.params, "hidden", ()))),
-        "blas_threads": common.blas_threads(),
-        "changes": json.dumps(run.changes, sort_keys=True),
-        "git_commit": git_commit(),
-        "error": "",
-    }
-    ds = None
+    experiment = experiment_from_toml(experiment_toml, "<benchmark run>")
+    seconds, peak, ds = math.nan, None, None
     try:
-        data = _data_for(run.experiment)
-        row.update(n_train=len(data.y_train), n_test=len(data.y_test))
+        data = _data_for(experiment)
         started_tracing = memory and not tracemalloc.is_tracing()
         if started_tracing:
             tracemalloc.start()
         tracemalloc.reset_peak()
         start = time.perf_counter()
         try:
-            ds = train(run.experiment, data=data, progress=False)
+            ds = train(experiment, data=data, progress=False)
         finally:
-            row["wall_seconds"] = time.perf_counter() - start
+            seconds = time.perf_counter() - start
             if tracemalloc.is_tracing():
-                row["peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
+                peak = tracemalloc.get_traced_memory()[1] / 2**20
             if started_tracing:
                 tracemalloc.stop()
-        row["status"] = "complete"
     except DivergenceError as err:
-        row.update(status="diverged", error=str(err))
+        return Outcome(None, f"DivergenceError: {err}", seconds)
     except Exception as err:  # a bug in one model must not lose the other runs
         traceback.print_exc()
-        row.update(status="error", error=f"{type(err).__name__}: {err}")
-    if ds is not None:
-        row.update(result_metrics(ds))
-        if results_dir is not None:
-            save_result(ds, Path(results_dir) / f"{run.row.label}-{run.dataset}-seed{run.seed}.nc")
-    row["finished_utc"] = common.utc_now()
-    return row
+        return Outcome(None, f"{type(err).__name__}: {err}", seconds)
+    ds.attrs.update(benchmark_n_train=len(data.y_train), benchmark_n_test=len(data.y_test))
+    if peak is not None:
+        ds.attrs["benchmark_peak_mib"] = peak
+    threads = common.blas_threads()
+    if threads is not None:
+        ds.attrs["benchmark_blas_threads"] = threads
+    return Outcome(ds, "", seconds)
+
+
+def worker_threads(jobs: int) -> int | None:
+    """Give the workers their BLAS threads (before the pool starts); returns the number.
+
+    ``jobs > 1``: one thread each. ``jobs == 1``: as many as this process has (the sweep's
+    pool would give an unset variable one thread).
+    """
+    threads = 1 if jobs > 1 else common.blas_threads()
+    if threads is not None:
+        limit_blas_threads(threads)
+    return threads
+
+
+def execute(
+    plans: Sequence[Plan], root: Path, jobs: int, memory: bool
+) -> Iterator[tuple[Plan, xr.Dataset | Exception]]:
+    """Run every plan's sweep into its store under ``root``; yield (plan, exported store) as
+    each finishes, or (plan, the exception) if its sweep could not run.
+
+    One local pool of ``jobs`` worker processes runs the points of every sweep (a driver
+    thread per sweep submits them), so ``jobs`` runs are in flight whatever the sweep sizes.
+    """
+    runner = partial(measure_point, memory=memory)
+    with (
+        ThreadPoolExecutor(len(plans), thread_name_prefix="sweep") as drivers,
+        sweep_executor("local", workers=jobs) as pool,
+    ):
+        futures = {
+            drivers.submit(
+                run_sweep, plan.sweep(), plan.store(root), pool, progress=False, runner=runner
+            ): plan
+            for plan in plans
+        }
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as err:
+                traceback.print_exc()
+                yield futures[future], err
+
+
+def plan_rows(
+    plan: Plan,
+    store: Path,
+    exported: xr.Dataset | Exception,
+    results_dir: Path | None = None,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """The CSV rows of ``plan``'s runs, from its sweep store (``exported``: run_sweep's
+    Dataset) and each done run's Result in it. ``threads``: the workers' BLAS threads, for
+    failed runs (a done run's Result says its own)."""
+    commit = git_commit()  # of this process: a done run's Result has its own
+    rows = []
+    for s, seed in enumerate(plan.seeds):
+        row = {
+            "dataset": plan.dataset,
+            "variant": plan.row.label,
+            "model": plan.row.model,
+            "preset": plan.preset,
+            "seed": seed,
+            "hidden": "x".join(map(str, getattr(plan.experiment.params, "hidden", ()))),
+            "blas_threads": threads,
+            "changes": json.dumps(plan.changes, sort_keys=True),
+            "git_commit": commit,
+            "error": "",
+            "finished_utc": common.utc_now(),
+        }
+        if isinstance(exported, Exception):
+            row.update(status="error", error=f"{type(exported).__name__}: {exported}")
+            rows.append(row)
+            continue
+        point = exported.isel(point=0, seed=s)
+        row["wall_seconds"] = float(point.wall_time)
+        if str(point.status.values) == "done":
+            result = point_result(store, 0, s)
+            attrs = result.attrs
+            row.update(
+                status="complete",
+                n_train=attrs.get("benchmark_n_train"),
+                n_test=attrs.get("benchmark_n_test"),
+                peak_mib=attrs.get("benchmark_peak_mib"),
+                blas_threads=attrs.get("benchmark_blas_threads"),
+                git_commit=attrs.get("git_commit", ""),
+                finished_utc=attrs.get("created", row["finished_utc"]),
+                **result_metrics(result),
+            )
+            if results_dir is not None:
+                save_result(
+                    result, Path(results_dir) / f"{plan.row.label}-{plan.dataset}-seed{seed}.nc"
+                )
+        else:
+            text = str(point.error.values).strip() or str(point.status.values)
+            if text.startswith("DivergenceError: "):
+                row.update(status="diverged", error=text.removeprefix("DivergenceError: "))
+            else:  # the exception's last line (the sweep keeps whole tracebacks of others)
+                row.update(status="error", error=text.splitlines()[-1])
+        rows.append(row)
+    return rows
 
 
 def result_metrics(ds) -> dict[str, Any]:
@@ -401,33 +553,15 @@ def result_metrics(ds) -> dict[str, Any]:
     }
 
 
-def execute(
-    runs: Sequence[Run], jobs: int, results_dir: Path | None, memory: bool
-) -> Iterator[dict]:
-    """Rows of ``runs`` as they finish: in this process, or in ``jobs`` spawned processes."""
-    if jobs <= 1:
-        for run in runs:
-            yield run_one(run, results_dir, memory)
-        return
-    # Workers are spawned (not forked) so that they import numpy after this is set.
-    common.limit_blas_threads(1)
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        futures = [pool.submit(run_one, run, results_dir, memory) for run in runs]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def progress_line(i: int, n: int, row: dict) -> str:
     where = f"[{i}/{n}] {row['dataset']} {row['variant']} seed {row['seed']}"
     if row.get("status") != "complete":
         return f"{where}: {row.get('status')}: {row.get('error', '')}"
+    peak = row.get("peak_mib")
     return (
         f"{where}: test {row['test_accuracy']:.1%} (best {row['best_test_accuracy']:.1%}), "
         f"{row['wall_seconds']:.1f} s, {row['samples_per_second']:.0f} samples/s, "
-        f"peak {row.get('peak_mib', math.nan):.0f} MiB"
+        f"peak {math.nan if peak is None else peak:.0f} MiB"
     )
 
 
@@ -532,9 +666,28 @@ def dataset_table(dataset: str, rows: Sequence[dict]) -> str:
             f"({', '.join(threads)}); rerun with the same --jobs/OMP_NUM_THREADS."
         )
     return (
-        f"## {dataset}\n\n{table}\n\n"
+        f"## {dataset}\n\n{table}\n\n{seeds_note(by_label)}\n\n"
         f"Reference values for context, quoted from SIGPROP.md and the issue - "
         f"**not measured by this script**:\n\n{refs}\n"
+    )
+
+
+def seeds_note(by_label: dict[str, Sequence[dict]]) -> str:
+    """Which training seeds the rows used, and whether every row used the same (paired)."""
+    seeds = {label: tuple(sorted({r["seed"] for r in runs})) for label, runs in by_label.items()}
+    if len(set(seeds.values())) == 1:
+        (only,) = set(seeds.values())
+        return (
+            f"Training seeds (`train.seed`): {format_seeds(only)}, the same for every row "
+            "(paired: run k of every row starts from the same seed)."
+        )
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for label, used in seeds.items():
+        groups.setdefault(used, []).append(label)
+    listed = "; ".join(f"{format_seeds(s)} ({', '.join(labels)})" for s, labels in groups.items())
+    return (
+        f"Training seeds (`train.seed`) differ between rows: {listed}. Rows are paired on the "
+        "seeds they share."
     )
 
 
@@ -557,14 +710,20 @@ def render_markdown(rows: Sequence[dict], header: list[str]) -> str:
     return "\n".join(["# Accuracy benchmark", "", *header, "", LEGEND, "", tables])
 
 
-def header_lines(csv_path: Path, n_old: int, n_runs: int, jobs: int) -> list[str]:
+def header_lines(
+    csv_path: Path, n_old: int, plans: Sequence[Plan], jobs: int, threads: int | None
+) -> list[str]:
+    n_runs = sum(len(p.seeds) for p in plans)
     if jobs > 1:
-        threads = f"{jobs} worker processes, 1 BLAS thread each"
+        where = f"{jobs} worker processes, 1 BLAS thread each"
     else:
-        threads = f"in one process, {common.blas_threads() or '?'} BLAS threads"
+        where = f"one worker process, {threads or '?'} BLAS threads"
+    seeds = {p.dataset: p.seeds for p in plans}
     lines = [
         f"- generated {common.utc_now()} by `{common.command_line()}`",
-        f"- this invocation: {n_runs} runs, {threads}",
+        f"- this invocation: {n_runs} runs, {where}; training seeds (`train.seed`, the same for "
+        f"every row of a data set): "
+        + "; ".join(f"{d} {format_seeds(s)}" for d, s in seeds.items()),
         *common.machine_lines(),
         f"- git commit: {git_commit() or 'unknown'}",
         f"- one row per run: `{csv_path.name}` (columns git_commit, finished_utc, blas_threads)",
@@ -585,27 +744,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs < 1 or (args.seeds is not None and args.seeds < 1):
         parser.error("--jobs and --seeds must be at least 1")
     try:
-        runs = plan_runs(args)  # every configuration error shows up before the first run
+        plans = plan_runs(args)  # every configuration error shows up before the first run
     except (ConfigError, ValueError) as err:
         parser.error(str(err))
-    if not runs:
+    if not plans:
         parser.error("nothing to run: no preset for these models and data sets")
+    common.check_clean_tree(parser, args.allow_dirty)
     csv_path = args.out.with_suffix(".csv")
     old = common.read_csv(csv_path) if args.append and csv_path.exists() else []
-    header = header_lines(csv_path, len(old), len(runs), args.jobs)
-    print(f"{len(runs)} runs, {args.jobs} at a time -> {args.out}, {csv_path}", flush=True)
+    threads = worker_threads(args.jobs)
+    header = header_lines(csv_path, len(old), plans, args.jobs, threads)
+    n_runs = sum(len(p.seeds) for p in plans)
+    print(f"{n_runs} runs, {args.jobs} at a time -> {args.out}, {csv_path}", flush=True)
 
-    planned = {run_key(r.dataset, r.row.label, r.seed): i for i, r in enumerate(runs)}
-    new: list[dict] = []
-    finished = execute(runs, args.jobs, args.results_dir, memory=not args.no_memory)
-    for i, row in enumerate(finished, start=1):
-        print(progress_line(i, len(runs), row), flush=True)
-        new.append(row)
-        new.sort(key=lambda r: planned[run_key(r["dataset"], r["variant"], r["seed"])])
+    with tempfile.TemporaryDirectory(prefix="neurosig-accuracy-") as tmp:
+        root = args.store or Path(tmp)
+        try:
+            for plan in plans:  # a store of another declaration (--store) is refused now
+                open_store(plan.store(root), plan.sweep())
+        except ConfigError as err:
+            parser.error(str(err))
+        rank = {
+            (p.dataset, p.row.label): (args.datasets.index(p.dataset), i)
+            for i, p in enumerate(plans)
+        }
+
+        def position(row: dict) -> tuple[int, int, int]:  # data set, seed, row: the plan order
+            dataset, i = rank[(row["dataset"], row["variant"])]
+            return dataset, row["seed"], i
+
+        new: list[dict] = []
         rows = merge_rows(old, new)
-        common.write_csv(csv_path, rows, FIELDS)
         markdown = render_markdown(rows, header)
-        common.write_text_atomic(args.out, markdown)
+        for plan, exported in execute(plans, root, args.jobs, memory=not args.no_memory):
+            store = plan.store(root)
+            finished = plan_rows(plan, store, exported, args.results_dir, threads)
+            if args.store is None:
+                shutil.rmtree(store, ignore_errors=True)  # its Results are read
+            for row in finished:
+                new.append(row)
+                print(progress_line(len(new), n_runs, row), flush=True)
+            new.sort(key=position)
+            rows = merge_rows(old, new)
+            common.write_csv(csv_path, rows, FIELDS)
+            markdown = render_markdown(rows, header)
+            write_text_atomic(args.out, markdown)
     print(markdown)
     return 1 if any(r["status"] == "error" for r in new) else 0
 

@@ -1,39 +1,27 @@
-"""Helpers shared by the benchmark scripts: thread limits, machine description, tables, CSV.
+"""Helpers shared by the benchmark scripts: machine description, provenance, tables, CSV.
 
-Nothing here imports numpy, so that :func:`limit_blas_threads` can run before it is imported.
+Nothing here imports numpy at import time, so that a script can call
+:func:`neurosig.threads.limit_blas_threads` before numpy loads (``neurosig.threads`` and
+``neurosig.atomic`` import only ``neurosig.errors``). :func:`check_clean_tree` imports
+``neurosig.results`` (numpy, xarray): call it after the thread limits.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
+import io
 import math
 import os
 import platform
 import statistics
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-BLAS_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
-
-def limit_blas_threads(n: int) -> None:
-    """Ask every BLAS/OpenMP library of processes started from now on for ``n`` threads.
-
-    Takes effect only in processes that import numpy afterwards (spawned workers); numpy
-    already imported in this process keeps its thread pool.
-    """
-    for name in BLAS_THREAD_VARIABLES:
-        os.environ[name] = str(n)
+from neurosig.atomic import write_text_atomic
 
 
 def blas_pools() -> list[dict] | None:
@@ -101,6 +89,40 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# --------------------------------------------------------------------------------------------
+# Provenance: published rows come from a commit
+# --------------------------------------------------------------------------------------------
+
+
+def add_allow_dirty(parser: argparse.ArgumentParser) -> None:
+    """The ``--allow-dirty`` option of every script that writes ``benchmarks/results``."""
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="write results even though tracked files have uncommitted changes (the rows' "
+        "git commit is then marked +dirty)",
+    )
+
+
+def check_clean_tree(parser: argparse.ArgumentParser, allow_dirty: bool) -> str:
+    """The git commit the results will carry; refuses (exit 2) to go on from a dirty tree.
+
+    Results written from uncommitted changes to tracked files (``neurosig.results.git_commit``
+    ends in ``+dirty``) cannot be reproduced from any commit, so a script stops before it
+    measures anything, unless ``--allow-dirty`` was given. Untracked files do not count.
+    """
+    from neurosig.results import git_commit
+
+    commit = git_commit()
+    if commit.endswith("+dirty") and not allow_dirty:
+        parser.error(
+            f"tracked files have uncommitted changes (git commit {commit}): results written "
+            "now could not be reproduced from a commit. Commit first, or give --allow-dirty "
+            "to write them marked +dirty"
+        )
+    return commit
+
+
 def command_line() -> str:
     """The command that started this process, as it could be typed again."""
     import shlex
@@ -153,27 +175,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 
 # --------------------------------------------------------------------------------------------
-# Files
+# Files (written with neurosig.atomic: a reader sees the old file or the new one)
 # --------------------------------------------------------------------------------------------
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_csv(path: Path, rows: Sequence[dict], fields: Sequence[str]) -> None:
     """Write ``rows`` (dicts) as CSV with the columns ``fields``, atomically."""
-    import io
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()

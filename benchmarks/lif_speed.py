@@ -35,16 +35,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    add_allow_dirty,
+    check_clean_tree,
     command_line,
-    limit_blas_threads,
     machine_lines,
     markdown_table,
     package_version,
     utc_now,
     write_csv,
-    write_text_atomic,
 )
 from speed import load_inputs  # noqa: E402  (Fashion-MNIST samples, or random numbers)
+
+from neurosig.atomic import write_text_atomic  # noqa: E402
+from neurosig.threads import limit_blas_threads  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "lif-speed.md"
 TARGET_SAMPLES_PER_SECOND = 250.0  # issue 4, 784-500-10 at 50 ms / 0.1 ms on one core
@@ -61,13 +64,15 @@ def measure(
     """Build one network, warm it up, time ``repeats`` training chunks and one evaluation."""
     import numpy as np
 
-    from neurosig.models.lif import FAR, LIFConfig, build_lif, make_chunk
+    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.lif_input import make_chunk
+    from neurosig.models.lif_network import FAR
 
     cfg = LIFConfig(hidden=(hidden,), presentation=presentation, chunk=chunk, encoding=encoding)
     rng = np.random.default_rng(0)
     model = build_lif(cfg, x.shape[1], 10, rng)
     start = time.perf_counter()
-    model._ensure_program()
+    model.ensure_program()
     compile_seconds = time.perf_counter() - start
     model.run_chunk(x[:chunk], y[:chunk], rng, learn=True)  # warm-up
     times, hidden_spikes = [], []
@@ -107,7 +112,7 @@ def warm_compile_seconds(chunk: int, cache: str) -> float:
         "from neurosig.models.lif import LIFConfig, build_lif\n"
         f"cfg = LIFConfig(chunk={chunk}, encoding='poisson')\n"
         "m = build_lif(cfg, 784, 10, np.random.default_rng(0))\n"
-        "t = time.perf_counter(); m._ensure_program(); print(time.perf_counter() - t)\n"
+        "t = time.perf_counter(); m.ensure_program(); print(time.perf_counter() - t)\n"
     )
     env = dict(os.environ, NEUROSIG_CACHE=cache)
     out = subprocess.run(
@@ -124,8 +129,10 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--chunk", type=int, default=200)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_allow_dirty(p)
     args = p.parse_args()
     limit_blas_threads(1)
+    check_clean_tree(p, args.allow_dirty)
     main_hidden = 500
     if args.quick:
         args.hidden, args.presentations, args.repeats, args.chunk = [50, 100], [20.0], 1, 20

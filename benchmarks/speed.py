@@ -44,15 +44,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    add_allow_dirty,
+    check_clean_tree,
     command_line,
-    limit_blas_threads,
     machine_lines,
     markdown_table,
     package_version,
     utc_now,
     write_csv,
-    write_text_atomic,
 )
+
+from neurosig.atomic import write_text_atomic  # noqa: E402
+from neurosig.threads import limit_blas_threads  # noqa: E402
 
 N_IN = 784
 N_CLASSES = 10
@@ -429,6 +432,7 @@ def main() -> int:
         help="Markdown file (and <out>.csv); default "
         "benchmarks/results/speed.md (speed-quick.md with --quick)",
     )
+    add_allow_dirty(parser)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
@@ -438,6 +442,7 @@ def main() -> int:
         return 0
     # before numpy loads here and in the workers, so that BLAS starts with this many threads
     limit_blas_threads(args.threads)
+    check_clean_tree(parser, args.allow_dirty)
 
     import numpy as np
 

@@ -30,14 +30,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    add_allow_dirty,
+    check_clean_tree,
     command_line,
-    limit_blas_threads,
     machine_lines,
     markdown_table,
     utc_now,
     write_csv,
-    write_text_atomic,
 )
+
+from neurosig.atomic import write_text_atomic  # noqa: E402
+from neurosig.threads import limit_blas_threads  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "sweep.md"
 QUICK_OUT = Path(__file__).parent / "results" / "sweep-quick.md"
@@ -139,8 +142,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="serial/parallel pairs (warm)")
     parser.add_argument("--resume-points", type=int, default=100)
     parser.add_argument("--out", type=Path, help="Markdown file (default results/sweep.md)")
+    add_allow_dirty(parser)
     args = parser.parse_args()
     limit_blas_threads(1)  # before numpy loads here and in every worker
+    check_clean_tree(parser, args.allow_dirty)
     epochs, points, hidden, n_resume = args.epochs, args.points, args.hidden, args.resume_points
     repeats = args.repeats
     if args.quick:

@@ -22,13 +22,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    add_allow_dirty,
+    check_clean_tree,
     command_line,
-    limit_blas_threads,
     machine_lines,
     markdown_table,
     utc_now,
-    write_text_atomic,
 )
+
+from neurosig.atomic import write_text_atomic  # noqa: E402
+from neurosig.threads import limit_blas_threads  # noqa: E402
 
 NETWORKS = {"mnist1d": 40, "fashion-mnist": 784}
 ROWS = (
@@ -98,6 +101,7 @@ def main() -> int:
         default=None,
         help="Markdown file (default benchmarks/results/throughput-NETWORK.md)",
     )
+    add_allow_dirty(parser)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
@@ -111,6 +115,8 @@ def main() -> int:
     import os
 
     import numpy  # noqa: F401  (loaded so that the header names numpy's BLAS)
+
+    check_clean_tree(parser, args.allow_dirty)
 
     out = args.out or Path(__file__).parent / "results" / f"throughput-{args.network}.md"
     hidden = "1024-1024"

@@ -1,3 +1,6 @@
-"""Model families, registered by name on import (see ``neurosig models``)."""
+"""Model families (see ``neurosig models``).
 
-from neurosig.models import baselines, lif, rate, reference  # noqa: F401  (registration side effects)
+Importing this package imports no model module: each module defines its
+:class:`~neurosig.modelspec.ModelSpec` as a module attribute, which :mod:`neurosig.registry`
+imports when the model is first asked for.
+"""

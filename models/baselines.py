@@ -38,7 +38,7 @@ import numpy as np
 from neurosig import nn
 from neurosig.config import param
 from neurosig.errors import ConfigError
-from neurosig.registry import ModelSpec, register_model
+from neurosig.modelspec import ModelSpec
 
 Losses = dict[str, float]
 Gradients = dict[str, dict[str, np.ndarray]]
@@ -198,12 +198,14 @@ class LayeredModel:
     Subclasses fill ``blocks`` (name -> :class:`~neurosig.nn.Dense`, in forward order),
     ``feedback`` (fixed matrices drawn at build time) and call :meth:`add_optimisers`; they
     implement ``gradients``, ``predict`` and ``hidden_activity``. This class provides
-    ``train_batch``, ``state_dict``, ``load_state_dict`` and ``set_learning_rate`` of the
-    :class:`~neurosig.registry.TrainableModel` protocol.
+    ``train_batch``, ``state_dict``, ``load_state_dict`` and ``set_schedule_factor`` of the
+    :class:`~neurosig.protocols.TrainableModel` protocol.
     """
 
     loss_names: tuple[str, ...] = ()
     readouts: tuple[str, ...] = ()
+    activity_units: str = "1"  # hidden_activity: the layers' activations (dimensionless)
+    target: str = "numpy"
     # Presentation phases one update needs, and why (declared for the audit).
     presentation_phases: int = 1
     phases_reason: str = "one forward pass"
@@ -312,10 +314,10 @@ class LayeredModel:
             prefix = f"adam.{name}."
             opt.load_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
 
-    def set_learning_rate(self, lr: float) -> None:
-        """Change every optimiser's learning rate (schedules)."""
+    def set_schedule_factor(self, factor: float) -> None:
+        """Every optimiser's learning rate becomes ``lr`` of the config times ``factor``."""
         for opt in self.optimisers.values():
-            opt.lr = lr
+            opt.lr = self.config.lr * factor
 
     def as_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` in the model's dtype."""
@@ -810,54 +812,44 @@ class ForwardForward(LayeredModel):
 
 
 # --------------------------------------------------------------------------------------------
-# Registration
+# Specs (the registry finds them by name: neurosig.registry.MODELS)
 # --------------------------------------------------------------------------------------------
 
-register_model(
-    ModelSpec(
-        name="bp",
-        config_cls=BackpropConfig,
-        build=Backprop,
-        description="backpropagation: exact gradient of the cross-entropy (Rumelhart et al. 1986)",
-        forward_only=False,
-    )
+BP_SPEC = ModelSpec(
+    name="bp",
+    config_cls=BackpropConfig,
+    build=Backprop,
+    description="backpropagation: exact gradient of the cross-entropy (Rumelhart et al. 1986)",
+    forward_only=False,
 )
-register_model(
-    ModelSpec(
-        name="fa",
-        config_cls=FeedbackAlignmentConfig,
-        build=FeedbackAlignment,
-        description="feedback alignment: error sent back through fixed random weights "
-        "(Lillicrap et al. 2016)",
-        forward_only=False,
-    )
+FA_SPEC = ModelSpec(
+    name="fa",
+    config_cls=FeedbackAlignmentConfig,
+    build=FeedbackAlignment,
+    description="feedback alignment: error sent back through fixed random weights "
+    "(Lillicrap et al. 2016)",
+    forward_only=False,
 )
-register_model(
-    ModelSpec(
-        name="dfa",
-        config_cls=DirectFeedbackAlignmentConfig,
-        build=DirectFeedbackAlignment,
-        description="direct feedback alignment: output error sent to every hidden layer through "
-        "fixed random weights (Nokland 2016)",
-        forward_only=False,
-    )
+DFA_SPEC = ModelSpec(
+    name="dfa",
+    config_cls=DirectFeedbackAlignmentConfig,
+    build=DirectFeedbackAlignment,
+    description="direct feedback alignment: output error sent to every hidden layer through "
+    "fixed random weights (Nokland 2016)",
+    forward_only=False,
 )
-register_model(
-    ModelSpec(
-        name="ff",
-        config_cls=ForwardForwardConfig,
-        build=ForwardForward,
-        description="Forward-Forward: per-layer goodness of positive vs negative data, label "
-        "concatenated to the input (Hinton 2022)",
-        forward_only=True,
-    )
+FF_SPEC = ModelSpec(
+    name="ff",
+    config_cls=ForwardForwardConfig,
+    build=ForwardForward,
+    description="Forward-Forward: per-layer goodness of positive vs negative data, label "
+    "concatenated to the input (Hinton 2022)",
+    forward_only=True,
 )
-register_model(
-    ModelSpec(
-        name="random-features",
-        config_cls=RandomFeaturesConfig,
-        build=RandomFeatures,
-        description="random features: frozen random hidden layers, trained linear readout",
-        forward_only=True,
-    )
+RANDOM_FEATURES_SPEC = ModelSpec(
+    name="random-features",
+    config_cls=RandomFeaturesConfig,
+    build=RandomFeatures,
+    description="random features: frozen random hidden layers, trained linear readout",
+    forward_only=True,
 )

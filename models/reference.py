@@ -35,8 +35,8 @@ import numpy as np
 
 from neurosig.config import param
 from neurosig.models.baselines import LayeredModel, MLPConfig, Read, UpdateReads
+from neurosig.modelspec import ModelSpec
 from neurosig.nn import Dense, cross_entropy
-from neurosig.registry import ModelSpec, register_model
 from neurosig.sigprop import RULES, SIMILARITIES, cosine_gram, layer_loss, similarity
 
 
@@ -221,12 +221,10 @@ def build(config: SPCoreConfig, n_in: int, n_classes: int, rng: np.random.Genera
     return SPCore(config, n_in, n_classes, rng)
 
 
-register_model(
-    ModelSpec(
-        name="sp-core",
-        config_cls=SPCoreConfig,
-        build=build,
-        description="signal propagation, the authors' mini-batch semantics (numpy reference)",
-        forward_only=True,
-    )
+SPEC = ModelSpec(
+    name="sp-core",
+    config_cls=SPCoreConfig,
+    build=build,
+    description="signal propagation, the authors' mini-batch semantics (numpy reference)",
+    forward_only=True,
 )

@@ -47,6 +47,20 @@ TARGETS = ("standalone", "cython", "numpy")
 _LIVE: list[BrianProgram] = []  # the one program whose objects are valid (see module docs)
 
 
+def release_live_program() -> None:
+    """Make the live program stale and remove its working copy, before the device changes.
+
+    Building a :class:`BrianProgram` calls this; so must any other code that resets Brian2's
+    device (the audit builds networks under the runtime device), since the live program's
+    objects belong to the device state that is about to go. The stale program raises if run;
+    its model builds a new one at its next run.
+    """
+    for old in _LIVE:
+        old.built = None
+        old.cleanup()
+    _LIVE.clear()
+
+
 def cache_root() -> Path:
     """Root of neurosig's caches (``$NEUROSIG_CACHE`` or ``~/.cache/neurosig``)."""
     root = os.environ.get("NEUROSIG_CACHE")
@@ -132,10 +146,7 @@ class BrianProgram:
         import brian2
 
         start = time.perf_counter()
-        for old in _LIVE:
-            old.built = None  # its objects belong to a device state that is about to change
-            old.cleanup()
-        _LIVE.clear()
+        release_live_program()
         # Free the names of the previous program's objects: Brian2 appends "_1" to the name of
         # any object (clock, code object) whose name is still taken, which would change the
         # generated code and force a full recompile of a cached project.
@@ -252,75 +263,3 @@ class BrianProgram:
         """Remove this process's working copy of a standalone project."""
         if self._project is not None:
             shutil.rmtree(self._project, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------------------------
-# What the Brian2 model families (rate, LIF) share
-# --------------------------------------------------------------------------------------------
-
-
-def connectivity(
-    pairs: list[tuple[str, int, int]], p_connect: float, rng: Any, dense: tuple[str, ...] = ()
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(pre, post) indices of every projection ``(name, n_pre, n_post)``, presynaptic-major.
-
-    With ``p_connect < 1`` each synapse exists with that probability (drawn from ``rng``),
-    except in the projections named in ``dense``.
-    """
-    conn = {}
-    for name, n_pre, n_post in pairs:
-        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-        pre, post = pre.ravel(), post.ravel()
-        if p_connect < 1 and name not in dense:
-            keep = rng.random(pre.size) < p_connect
-            pre, post = pre[keep], post[keep]
-        conn[name] = (pre.astype(np.int32), post.astype(np.int32))
-    return conn
-
-
-class LayeredStructure:
-    """Sizes and projections of a layered network: ``label``/``readout`` have one unit per
-    class, ``layer<l>`` has ``sizes[l]`` units (mixed into the families' Structure classes)."""
-
-    n_classes: int
-    sizes: list[int]
-    conn: dict[str, tuple[np.ndarray, np.ndarray]]
-    projections: list[tuple[str, str, str]]
-
-    def group_size(self, group: str) -> int:
-        """Number of units of a group: ``label``, ``readout`` or ``layer<l>``."""
-        if group in ("label", "readout"):
-            return self.n_classes
-        return self.sizes[int(group.removeprefix("layer"))]
-
-    def dense(self, name: str, flat: np.ndarray) -> np.ndarray:
-        """Projection ``name``'s flat weights (Brian2's synapse order) as a (post, pre) matrix."""
-        _, pre, post = next(p for p in self.projections if p[0] == name)
-        i, j = self.conn[name]
-        M = np.zeros((self.group_size(post), self.group_size(pre)))
-        M[j, i] = flat
-        return M
-
-
-class ChunkedBrianModel:
-    """TrainableModel pieces shared by the Brian2 families: chunks, learning rate, layers."""
-
-    st: Any
-    lr: float
-
-    def _chunks(self, n: int) -> Iterator[slice]:
-        B = self.st.chunk
-        for start in range(0, n, B):
-            yield slice(start, min(start + B, n))
-
-    def set_learning_rate(self, lr: float) -> None:
-        self.lr = lr
-
-    def layer_of(self) -> dict[str, float]:
-        """Layer index of every NeuronGroup (for :mod:`neurosig.analyses.audit`)."""
-        L = self.st.n_hidden
-        out = {"label": 0.0, "readout": float(L + 1), "summary_ro": float(L + 1)}
-        for l in range(L + 1):  # noqa: E741  (the layer index, as in the equations)
-            out[f"layer{l}"] = float(l)
-            out[f"summary{l}"] = float(l)
-        return out

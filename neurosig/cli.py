@@ -36,23 +36,24 @@ def _experiment_from_args(args: argparse.Namespace):
 
 
 def _accuracy_line(ds) -> str:
-    parts = []
-    for readout in ds.readout.values:
-        acc = ds.accuracy.sel(split="test", readout=readout).values[-1]
-        parts.append(f"{readout} {100 * acc:.2f} %")
+    from neurosig.results import accuracy
+
+    test = accuracy(ds).sel(split="test").isel(epoch=-1)
+    parts = [f"{r} {100 * float(test.sel(readout=r)):.2f} %" for r in test.readout.values]
     return ", ".join(parts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from neurosig.results import samples_per_second
     from neurosig.train import train
 
     exp = _experiment_from_args(args)
     out = Path(args.out) if args.out else Path("results") / f"{exp.name}-seed{exp.train.seed}.nc"
     ds = train(exp, out=out, progress=not args.quiet)
-    sps = float(ds.samples_per_second.median())
+    per_epoch = samples_per_second(ds)
     print(
-        f"{exp.name}: test accuracy after {ds.sizes['epoch']} epochs: {_accuracy_line(ds)}; "
-        f"{sps:,.0f} training samples/s (median epoch)"
+        f"{exp.name}: test accuracy after {per_epoch.size} epochs: {_accuracy_line(ds)}; "
+        f"{float(per_epoch.median()):,.0f} training samples/s (median epoch)"
     )
     print(f"result written to {out}")
     return 0

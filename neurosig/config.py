@@ -5,24 +5,30 @@ bounds, allowed choices and a unit. A field with a unit holds a float *in that u
 is written as a string with its unit (``tau = "20 ms"``) and converted on reading, so that
 ``"0.02 s"`` and ``"20 ms"`` mean the same and ``"20 mV"`` for a time is refused.
 
-An experiment file looks like::
+An experiment file looks like this (``neurosig validate FILE`` checks one):
 
-    name = "sp-core-mnist1d"
-    model = "sp-core"           # a registered model (``neurosig models``)
+>>> text = '''
+... name = "sp-core-mnist1d"
+...
+... [model]             # a registered model (`neurosig models`) and its own parameters
+... name = "sp-core"
+... hidden = [1024, 1024]
+... loss = "topk"
+...
+... [data]
+... name = "mnist1d"
+...
+... [train]
+... epochs = 100
+... seed = 1
+... '''
+>>> experiment = experiment_from_toml(text)
+>>> experiment.model, experiment.params.hidden, experiment.train.epochs
+('sp-core', (1024, 1024), 100)
 
-    [data]
-    name = "mnist1d"
-
-    [train]
-    epochs = 100
-    seed = 1
-
-    [model]                     # the model's own parameters, validated by its config class
-    hidden = [1024, 1024]
-    loss = "topk"
-
-Any mistake (unknown key, wrong type, wrong unit, out of range) raises :class:`ConfigError`
-with one message naming the field and the fix.
+``[model]`` may also be the bare name of the model (``model = "sp-core"``), which then runs
+with its default parameters. Any mistake (unknown key, wrong type, wrong unit, out of range)
+raises :class:`ConfigError` with one message naming the field and the fix.
 """
 
 from __future__ import annotations
@@ -145,6 +151,44 @@ def format_quantity(value: float, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
+def field_unit(cfg: Any, name: str) -> str:
+    """The unit field ``name`` of the config ``cfg`` is held in (``""`` if it has none)."""
+    return next(f for f in dataclasses.fields(cfg) if f.name == name).metadata.get("unit") or ""
+
+
+def si(cfg: Any, name: str) -> float:
+    """Field ``name`` of ``cfg`` in SI base units (seconds, volts, hertz ...).
+
+    The one conversion from a config's declared unit to SI: models never multiply by a bare
+    ``1e-3``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class C:
+    ...     tau: float = param(20.0, "time constant", unit="ms")
+    >>> si(C(), "tau")
+    0.02
+    """
+    unit = field_unit(cfg, name)
+    return getattr(cfg, name) * (_unit_scale(unit)[1] if unit else 1.0)
+
+
+def quantity(cfg: Any, name: str) -> Any:
+    """Field ``name`` of ``cfg`` as a Brian2 quantity (``tau = 20.0`` in ms gives ``20. ms``).
+
+    Time constants and potentials stay quantities until they reach the equations' namespace.
+    """
+    import brian2
+
+    unit = field_unit(cfg, name)
+    if not unit:
+        return getattr(cfg, name)
+    base = {"time": brian2.second, "voltage": brian2.volt, "frequency": brian2.Hz}
+    return si(cfg, name) * base[_unit_scale(unit)[0]]
+
+
 # --------------------------------------------------------------------------------------------
 # Generic conversion and validation of dataclasses
 # --------------------------------------------------------------------------------------------
@@ -231,6 +275,15 @@ def _check_field(value: Any, meta: dict, where: str) -> None:
             raise ConfigError(f"{where} = {v!r}{unit}: out of range; allowed {span}")
 
 
+@typing.runtime_checkable
+class Validated(typing.Protocol):
+    """A config dataclass with checks across its fields (``hidden`` not empty, ...)."""
+
+    def validate(self, where: str) -> None:
+        """Raise :class:`ConfigError` naming ``where`` (e.g. ``"model"``) if the fields
+        disagree; called by :func:`check` after each field passed its own checks."""
+
+
 def check(obj: Any, where: str = "") -> None:
     """Validate the bounds and choices of every field of a config dataclass (recursively)."""
     for f in dataclasses.fields(obj):
@@ -240,9 +293,8 @@ def check(obj: Any, where: str = "") -> None:
             check(value, name)
         else:
             _check_field(value, f.metadata, name)
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        validate(where or type(obj).__name__)
+    if isinstance(obj, Validated):
+        obj.validate(where or type(obj).__name__)
 
 
 def from_dict(cls: type, data: Any, where: str) -> Any:
@@ -499,9 +551,9 @@ def load_experiment(spec: str | Path) -> Experiment:
 
     path = Path(spec)
     if path.suffix == ".nc":
-        from neurosig.results import load_result
+        from neurosig.results import experiment, load_result
 
-        return experiment_from_toml(load_result(path).attrs["config"], str(path))
+        return experiment(load_result(path))
     if path.suffix == ".toml" or path.exists():
         return experiment_from_dict(read_toml(path), str(path))
     presets = preset_paths()

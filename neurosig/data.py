@@ -15,7 +15,9 @@ standardisation statistics. The names are
     A user's own ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
 
 The encoders turn features into what a network of neurons receives: :func:`poisson_spike_trains`
-(rate coding) and :func:`constant_current` (a scaled input current).
+(rate coding) and :func:`constant_current` (a scaled input current). :func:`poisson_events` is
+the Poisson sampler behind the spike trains, for any array of processes (samples x units) and
+for spikes on a simulator's time steps.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import hashlib
 import importlib.metadata
 import os
 import random
-import secrets
 import urllib.error
 import urllib.request
 import warnings
@@ -40,6 +41,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from neurosig import seeds
+from neurosig.atomic import write_atomic
 from neurosig.errors import ConfigError, DataError
 
 __all__ = [
@@ -48,11 +51,13 @@ __all__ = [
     "SHA256SUMS",
     "Dataset",
     "cache_dir",
+    "canonical_name",
     "constant_current",
     "data_search_path",
     "fetch_dataset",
     "find_idx_files",
     "load_dataset",
+    "poisson_events",
     "poisson_spike_trains",
     "read_idx",
 ]
@@ -224,8 +229,9 @@ def load_dataset(
         Fraction of the official training set held out for validation, in ``[0, 1)``; the split
         is stratified by class. 0 gives empty validation arrays.
     seed : int
-        Seed of the validation split and of the ``n_train``/``n_test`` subsamples. The test set
-        itself never depends on it.
+        Root seed of the validation split and of the ``n_train``/``n_test`` subsamples (the
+        streams ``split``, ``train_subset`` and ``test_subset`` of :mod:`neurosig.seeds`). The
+        test set itself never depends on it.
     standardise : bool
         Z-score every feature with the mean and standard deviation of the final training split,
         ``x' = (x - mean) / std`` (features with ``std < 1e-8`` get ``std = 1``).
@@ -259,19 +265,22 @@ def load_dataset(
     ((200, 64), (8, 8), 10)
     """
     _check_fraction(validation_fraction)
-    canonical = _canonical_name(name)
+    canonical = canonical_name(name)
     raw = _load_raw(canonical)
-    # Independent streams: asking for fewer test samples must not change the training subset.
-    rng_split, rng_train, rng_test = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
-    )
+    # Streams of their own: asking for fewer test samples must not change the training subset,
+    # and no draw here repeats one of the training run's (weights, shuffling).
     train, val = _train_validation_indices(
-        raw.y_train, validation_fraction, n_train, rng_split, rng_train, canonical
+        raw.y_train,
+        validation_fraction,
+        n_train,
+        seeds.stream(seed, "split"),
+        seeds.stream(seed, "train_subset"),
+        canonical,
     )
     test = np.arange(len(raw.y_test))
     if n_test is not None:
         _check_count(n_test, len(test), "n_test", f"test samples of {canonical}")
-        test = _stratified_partition(raw.y_test, n_test, rng_test)[0]
+        test = _stratified_partition(raw.y_test, n_test, seeds.stream(seed, "test_subset"))[0]
     x_train, x_val, x_test = raw.x_train[train], raw.x_train[val], raw.x_test[test]
     mean = std = None
     if standardise:
@@ -293,8 +302,16 @@ def load_dataset(
     )
 
 
-def _canonical_name(name: str) -> str:
-    """``name`` as listed in :data:`DATASETS` (case and ``_`` forgiven), or a DataError."""
+def canonical_name(name: str) -> str:
+    """``name`` as listed in :data:`DATASETS` (case and ``_`` forgiven), or a DataError.
+
+    ``"npz:PATH"`` names are returned unchanged.
+
+    Examples
+    --------
+    >>> canonical_name("Fashion_MNIST")
+    'fashion-mnist'
+    """
     if name.startswith(NPZ_PREFIX):
         return name
     normalised = name.strip().lower().replace("_", "-")
@@ -489,29 +506,20 @@ def _read_mnist1d_cache(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` via a temporary file, so a killed run leaves no torn cache.
+    """Write ``arrays`` to ``path`` atomically, so a killed run leaves no torn cache.
 
     A cache that cannot be written is not an error: the data are regenerated next time.
     """
-    tmp = _temporary_sibling(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as out:
+
+    def savez(tmp: Path) -> None:
+        # through a file object: given a path, numpy would append ".npz" to the temporary name
+        with open(tmp, "wb") as out:
             np.savez(out, **arrays)
-        os.replace(tmp, path)
+
+    try:
+        write_atomic(path, savez)
     except OSError as exc:
         warnings.warn(f"could not write the cache {path} ({exc})", stacklevel=3)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _temporary_sibling(path: Path) -> Path:
-    """A fresh file name next to ``path``: renaming it onto ``path`` is then atomic.
-
-    Opened with ``open(..., "xb")`` rather than made by ``tempfile.mkstemp``, the file gets the
-    user's umask instead of mode 0600, so data put in a shared directory stays readable.
-    """
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
 
 # --------------------------------------------------------------------------------------------
@@ -909,9 +917,9 @@ def _join_url(base_url: str, file_name: str) -> str:
 
 
 def _download_verified(url: str, target: Path, expected: str, timeout: float) -> None:
-    """Stream ``url`` into ``target`` via a temporary file; keep it only if the hash matches."""
-    tmp = _temporary_sibling(target)
-    try:
+    """Stream ``url`` into ``target`` atomically; keep it only if the hash matches."""
+
+    def download(tmp: Path) -> None:
         actual = _download(url, tmp, timeout)
         if actual != expected:
             raise DataError(
@@ -919,18 +927,22 @@ def _download_verified(url: str, target: Path, expected: str, timeout: float) ->
                 "the download was corrupted or the server holds other files: try again, or "
                 f"copy verified files into {target.parent}"
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    try:
+        write_atomic(target, download)
+    except OSError as exc:  # the network errors became DataErrors in _download
+        raise DataError(
+            f"could not write {target} ({exc}); free space or pass another dest"
+        ) from None
 
 
 def _download(url: str, path: Path, timeout: float) -> str:
-    """Copy ``url`` into the new file ``path`` with a progress bar; return its SHA-256."""
+    """Copy ``url`` into the (empty) file ``path`` with a progress bar; return its SHA-256."""
     from tqdm import tqdm
 
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "xb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(
                 total=total,
@@ -950,10 +962,6 @@ def _download(url: str, path: Path, timeout: float) -> str:
         raise DataError(
             f"could not download {url} ({reason}); copy the files into {path.parent} "
             "or set NEUROSIG_DATA"
-        ) from None
-    except OSError as exc:
-        raise DataError(
-            f"could not write {path} ({exc}); free space or pass another dest"
         ) from None
     return digest.hexdigest()
 
@@ -1024,7 +1032,9 @@ def poisson_spike_trains(
     _check_spike_arguments(rates, duration, dt)
     rng = np.random.default_rng(rng)
     if dt is None:
-        return _continuous_poisson(rates, float(duration), rng)
+        (units,), times = poisson_events(rates * float(duration), float(duration), rng)
+        order = np.argsort(times, kind="stable")
+        return units[order], times[order]
     return _binned_bernoulli(rates, float(duration), float(dt), rng)
 
 
@@ -1046,14 +1056,57 @@ def _check_spike_arguments(rates: np.ndarray, duration: float, dt: float | None)
         )
 
 
-def _continuous_poisson(
-    rates: np.ndarray, duration: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    counts = rng.poisson(rates * duration)
-    units = np.repeat(np.arange(len(rates), dtype=np.int64), counts)
-    times = rng.uniform(0.0, duration, size=len(units))
-    order = np.argsort(times, kind="stable")
-    return units[order], times[order]
+def poisson_events(
+    expected: ArrayLike, window: float, rng: np.random.Generator, *, steps: bool = False
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Events of independent homogeneous Poisson processes in a window: the one sampler.
+
+    Process ``k`` (an entry of ``expected``) has ``N_k ~ Poisson(expected[k])`` events, each
+    placed independently and uniformly in ``[0, window)``: exactly a Poisson process of rate
+    ``expected[k] / window`` (Dayan & Abbott 2001, sec. 1.4). With ``steps`` the window is a
+    number of time steps and each event falls on a uniform step ``0 .. window - 1``, the form a
+    clock-driven simulator takes (two events of a process may share a step).
+
+    Parameters
+    ----------
+    expected : array_like
+        Expected number of events of each process in the window (rate x window length), any
+        shape, e.g. ``(n_samples, n_units)``; finite and non-negative.
+    window : float or int
+        Length of the window (seconds, say), or its number of steps with ``steps``.
+    rng : numpy.random.Generator
+        Draws the counts (one Poisson draw per process, in C order), then the positions.
+    steps : bool
+        Place events on integer steps instead of continuous positions.
+
+    Returns
+    -------
+    index : tuple of numpy.ndarray
+        One int64 array per axis of ``expected``: the process of each event, as
+        :func:`numpy.nonzero` gives it (processes in C order, their events together).
+    position : numpy.ndarray
+        float64 position in ``[0, window)`` of each event, or its int64 step with ``steps``;
+        not sorted.
+
+    Raises
+    ------
+    ValueError
+        A negative or NaN entry of ``expected`` (from :meth:`numpy.random.Generator.poisson`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> (sample, unit), step = poisson_events(np.full((2, 3), 4.0), 10, rng, steps=True)
+    >>> bool(np.all((0 <= step) & (step < 10))), sample.shape == unit.shape == step.shape
+    (True, True)
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    counts = rng.poisson(expected)
+    flat = np.repeat(np.arange(expected.size, dtype=np.int64), counts.ravel())
+    index = tuple(i.astype(np.int64, copy=False) for i in np.unravel_index(flat, expected.shape))
+    if steps:
+        return index, rng.integers(0, window, flat.size)
+    return index, rng.uniform(0.0, window, size=flat.size)
 
 
 def _binned_bernoulli(

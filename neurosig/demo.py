@@ -13,6 +13,7 @@ from pathlib import Path
 
 from neurosig.config import load_experiment
 from neurosig.plotting import learning_curves, save_figure
+from neurosig.results import primary_accuracy
 from neurosig.train import train
 
 DEMO_PRESETS = ("sp-core-digits", "bp-digits", "random-features-digits")
@@ -31,7 +32,7 @@ def run_demo(out: Path, epochs: int | None = None, progress: bool = True) -> dic
         ds = train(exp, out=out / f"{preset}.nc", progress=progress)
         seconds = time.perf_counter() - start
         results[exp.model] = ds
-        table[exp.model] = float(ds.test_accuracy[-1])
+        table[exp.model] = float(primary_accuracy(ds)[-1])
         print(f"{exp.model:<24} {100 * table[exp.model]:>12.1f} % {seconds:>9.1f} s")
     fig = learning_curves(results, title="digits (8x8), test set")
     for path in save_figure(fig, out / "learning_curves"):

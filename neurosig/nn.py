@@ -16,40 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "linear")
+from neurosig.activations import ACTIVATIONS as ACTIVATION_TABLE
+
+ACTIVATIONS = tuple(ACTIVATION_TABLE)
+"""Names of the activations a block accepts: every entry of :mod:`neurosig.activations`."""
 NORMS = ("none", "layer")
-LEAKY_SLOPE = 0.01
 LAYERNORM_EPS = 1e-5
-
-
-def activate(z: np.ndarray, kind: str) -> np.ndarray:
-    """Apply the activation ``kind`` (one of :data:`ACTIVATIONS`) elementwise."""
-    if kind == "relu":
-        return np.maximum(z, 0)
-    if kind == "leaky_relu":
-        return np.maximum(z, LEAKY_SLOPE * z)  # equals where(z > 0, z, slope z) for slope < 1
-    if kind == "tanh":
-        return np.tanh(z)
-    if kind == "sigmoid":
-        return 1 / (1 + np.exp(-z))
-    if kind == "linear":
-        return z
-    raise ValueError(f"unknown activation {kind!r}; choose one of {ACTIVATIONS}")
-
-
-def activation_backward(da: np.ndarray, z: np.ndarray, a: np.ndarray, kind: str) -> np.ndarray:
-    """``da * f'(z)`` given the pre-activation ``z`` and the activation ``a = f(z)``."""
-    if kind == "relu":
-        return np.where(z > 0, da, 0).astype(da.dtype, copy=False)
-    if kind == "leaky_relu":
-        return np.where(z > 0, da, LEAKY_SLOPE * da)
-    if kind == "tanh":
-        return da * (1 - a * a)
-    if kind == "sigmoid":
-        return da * a * (1 - a)
-    if kind == "linear":
-        return da
-    raise ValueError(f"unknown activation {kind!r}; choose one of {ACTIVATIONS}")
 
 
 def layer_norm(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +60,7 @@ class Dense:
     n_in, n_out : int
         Presynaptic and postsynaptic sizes.
     activation : str
-        One of :data:`ACTIVATIONS`.
+        One of :data:`ACTIVATIONS` (the table of :mod:`neurosig.activations`).
     norm : str
         ``"none"`` or ``"layer"`` (per-sample normalisation, no affine parameters: a divisive
         normalisation that treats every sample, data or target, alike).
@@ -141,7 +113,7 @@ class Dense:
         if self.norm == "layer":
             n, inv_sigma = layer_norm(z)
             u = n
-        a = activate(u, self.activation)
+        a = ACTIVATION_TABLE[self.activation].f(u)
         mask = None
         y = a
         if train and self.dropout > 0:
@@ -161,7 +133,7 @@ class Dense:
                 else np.concatenate([dy[:rows] * cache.mask, dy[rows:]])
             )
         u = cache.n if cache.n is not None else cache.z
-        du = activation_backward(dy, u, cache.a, self.activation)
+        du = ACTIVATION_TABLE[self.activation].backward(dy, u, cache.a)
         if cache.n is not None:
             return layer_norm_backward(du, cache.n, cache.inv_sigma)
         return du

@@ -24,7 +24,9 @@ variable of the store, such as ``loss``, gets its prefix: ``model_loss``).
 
 Seeds: grid point ``i`` (C order over the grid, or the position in the list) and seed index
 ``s`` train with ``train.seed = SeedSequence(root_seed, spawn_key=(i, s)).generate_state(1)[0]``,
-so a point's numbers depend neither on the executor nor on the order of execution.
+so a point's numbers depend neither on the executor nor on the order of execution. With
+``train_seeds = [0, 1, 2]`` instead, every grid point trains with these ``train.seed`` values
+(paired comparisons between points; ``seeds`` is then their number).
 
 The store (:func:`run_sweep`) is a zarr v3 group written by the driver alone; every per-point
 array has the dimensions ``(*fields, seed, ...)`` (``(point, seed, ...)`` for a list) and one
@@ -43,10 +45,12 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +61,7 @@ import tomli_w
 import xarray as xr
 import zarr
 
+from neurosig.atomic import temporary_sibling
 from neurosig.config import (
     Experiment,
     experiment_from_dict,
@@ -65,25 +70,36 @@ from neurosig.config import (
     read_toml,
 )
 from neurosig.errors import ConfigError, NeurosigError
-from neurosig.results import load_result, provenance, save_result
+from neurosig.results import (
+    EPOCH_METRICS,
+    accuracy,
+    epoch_metrics,
+    load_result,
+    primary_readout,
+    provenance,
+    save_result,
+)
+from neurosig.threads import child_blas_threads
 
 PENDING, DONE, FAILED = 0, 1, 2
 STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed"}
 _GROUPS = {"model": "params", "data": "data", "train": "train"}
-_SWEEP_KEYS = ("name", "description", "base", "seeds", "root_seed", "set", "grid", "points")
-# per-epoch metrics copied from each point's Result: name -> trailing dimensions
-_EPOCH_METRICS = {
-    "accuracy": ("epoch", "split", "readout"),
-    "loss": ("epoch", "layer"),
-    "learning_rate": ("epoch",),
-    "samples_per_second": ("epoch",),
-    "epoch_time": ("epoch",),
-}
+_SWEEP_KEYS = (
+    "name",
+    "description",
+    "base",
+    "seeds",
+    "root_seed",
+    "train_seeds",
+    "set",
+    "grid",
+    "points",
+)
 _TIMING = ("wall_time", "samples_per_second", "epoch_time")  # differ between identical runs
 # names of the store's own variables and dimensions: a swept field named like one of them
 # (``loss``) gets its prefixed name as its dimension (``model_loss``)
 _RESERVED = {
-    *_EPOCH_METRICS,
+    *EPOCH_METRICS,  # per-epoch metrics copied from each point's Result
     *("seed", "point", "epoch", "split", "readout", "layer", "status", "error", "train_seed"),
     *("wall_time", "final_accuracy", "test_accuracy", "results"),
 }
@@ -172,6 +188,9 @@ class Sweep:
         Root of every point's seed (see the module docstring).
     name, description : str
         Labels stored with the results.
+    train_seeds : sequence of int, optional
+        The ``train.seed`` of each seed index, the same at every grid point (paired points);
+        replaces ``root_seed``, and ``seeds`` becomes its length.
 
     Examples
     --------
@@ -188,6 +207,7 @@ class Sweep:
     root_seed: int = 0
     name: str = "sweep"
     description: str = ""
+    train_seeds: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         if (self.grid is None) == (self.points is None):
@@ -204,6 +224,23 @@ class Sweep:
             raise ConfigError(
                 f"sweep {self.name!r}: root_seed = {self.root_seed!r}: give a whole number >= 0"
             )
+        if self.train_seeds is not None:
+            given = self.train_seeds
+            if (
+                isinstance(given, str | Mapping)
+                or not isinstance(given, Sequence)
+                or not given
+                or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in given)
+                or not all(0 <= s < 2**32 for s in given)
+                or len(set(given)) < len(given)
+                or self.seeds not in (1, len(given))
+            ):
+                raise ConfigError(
+                    f"sweep {self.name!r}: train_seeds = {given!r}: give a list of different "
+                    f"whole numbers in [0, 2**32) (seeds = {self.seeds} is then their number)"
+                )
+            object.__setattr__(self, "train_seeds", tuple(int(s) for s in given))
+            object.__setattr__(self, "seeds", len(given))
         if self.grid is not None:
             if not isinstance(self.grid, Mapping) or not self.grid:
                 raise ConfigError(
@@ -302,6 +339,8 @@ class Sweep:
 
     def train_seed(self, point: int, seed: int) -> int:
         """The ``train.seed`` of grid point ``point``, seed index ``seed``."""
+        if self.train_seeds is not None:
+            return self.train_seeds[seed]
         ss = np.random.SeedSequence(self.root_seed, spawn_key=(point, seed))
         return int(ss.generate_state(1)[0])
 
@@ -365,6 +404,8 @@ class Sweep:
         if self.description:
             out["description"] = self.description
         out.update(seeds=self.seeds, root_seed=self.root_seed, base=self.base.to_dict())
+        if self.train_seeds is not None:
+            out["train_seeds"] = list(self.train_seeds)
         if self.grid is not None:
             out["grid"] = {k: list(v) for k, v in self.grid.items()}
         else:
@@ -383,6 +424,8 @@ class Sweep:
             "root_seed": self.root_seed,
             "experiments": [e.to_toml() for e in self.experiments],
         }
+        if self.train_seeds is not None:  # absent otherwise: older stores keep their hash
+            what["train_seeds"] = list(self.train_seeds)
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -433,6 +476,7 @@ def sweep_from_dict(
         else None,
         seeds=d.get("seeds", 1),
         root_seed=d.get("root_seed", 0),
+        train_seeds=d.get("train_seeds"),
         name=str(d.get("name", Path(source).stem)),
         description=str(d.get("description", "")),
     )
@@ -493,11 +537,25 @@ def run_point(experiment_toml: str) -> Outcome:
 
 
 def _create_store(path: Path, sweep: Sweep) -> None:
-    """Create the store in a temporary folder and rename it into place (never half made)."""
-    for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a killed driver
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = path.parent / f".{path.name}.creating-{os.getpid()}"
-    group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    """Create the store in a temporary folder and rename it into place (never half made).
+
+    The folder is named like the temporary files of :mod:`neurosig.atomic`; a folder left by a
+    killed driver is removed by the next one.
+    """
+    killed = re.compile(rf"\.{re.escape(path.name)}\.\d+\.[0-9a-f]+\.part")
+    for stale in path.parent.glob(f".{path.name}.*.part"):
+        if killed.fullmatch(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = temporary_sibling(path)
+    try:
+        _fill_store(zarr.open_group(str(tmp), mode="w", zarr_format=3), sweep)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # still there only if something failed
+
+
+def _fill_store(group, sweep: Sweep) -> None:
+    """Write a new store's coordinates, its per-point arrays (all pending) and attributes."""
     for name, (dims, values, attrs) in sweep.coordinates().items():
         arr = np.asarray(values)
         dtype = str if arr.dtype.kind in "UO" else arr.dtype
@@ -536,7 +594,6 @@ def _create_store(path: Path, sweep: Sweep) -> None:
         config=sweep.base.to_toml(),
         **provenance(),
     )
-    os.replace(tmp, path)
 
 
 def _open_group(path: Path, mode: str = "r"):
@@ -596,11 +653,12 @@ def _ensure_metric_arrays(group, sweep: Sweep, ds: xr.Dataset) -> None:
             a[...] = values
     sizes = {name: group[name].shape[0] for name in coords}
     chunks = (1,) * len(sweep.shape)
-    spec = {**_EPOCH_METRICS, "final_accuracy": ("split", "readout")}
+    spec = {**EPOCH_METRICS, "final_accuracy": ("split", "readout")}
+    metrics = epoch_metrics(ds)
     for name, trailing in spec.items():
         if name in group:
             continue
-        attrs = dict(ds[name].attrs) if name in ds else {"units": "1"}
+        attrs = dict(metrics[name].attrs) if name in metrics else {"units": "1"}
         if name == "final_accuracy":
             attrs["long_name"] = "fraction correct after the last epoch"
         shape = (*sweep.shape, *(sizes[d] for d in trailing))
@@ -614,8 +672,7 @@ def _ensure_metric_arrays(group, sweep: Sweep, ds: xr.Dataset) -> None:
         )
         a.attrs.update({k: str(v) for k, v in attrs.items()})
     if "primary_readout" not in group.attrs:
-        primary = ds.attrs.get("primary_readout", coords["readout"][0])
-        group.attrs.update(primary_readout=str(primary))
+        group.attrs.update(primary_readout=primary_readout(ds))
 
 
 def _write_point(group, path: Path, sweep: Sweep, job: Job, outcome: Outcome) -> int:
@@ -628,11 +685,11 @@ def _write_point(group, path: Path, sweep: Sweep, job: Job, outcome: Outcome) ->
         layers = [str(r) for r in group["layer"][...]]
         splits = [str(r) for r in group["split"][...]]
         n_epochs = group["epoch"].shape[0]
-        aligned = ds[list(_EPOCH_METRICS)].reindex(readout=readouts, layer=layers, split=splits)
+        aligned = epoch_metrics(ds).reindex(readout=readouts, layer=layers, split=splits)
         aligned = aligned.reindex(epoch=np.arange(1, n_epochs + 1))
-        for name, trailing in _EPOCH_METRICS.items():
+        for name, trailing in EPOCH_METRICS.items():
             group[name][job.index] = aligned[name].transpose(*trailing).values
-        last = ds.accuracy.isel(epoch=-1).reindex(readout=readouts, split=splits)
+        last = accuracy(ds).isel(epoch=-1).reindex(readout=readouts, split=splits)
         group["final_accuracy"][job.index] = last.transpose("split", "readout").values
         save_result(ds, path / "results" / f"{job.number}.nc")
         status = DONE
@@ -680,19 +737,6 @@ def _dask_executor(client, brian: bool) -> cf.Executor:
     return client.get_executor(pure=False)
 
 
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Worker processes started in this block get one BLAS/OpenMP thread each (unless set)."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    added = [n for n in names if n not in os.environ]
-    os.environ.update(dict.fromkeys(added, "1"))
-    try:
-        yield
-    finally:
-        for n in added:
-            os.environ.pop(n, None)
-
-
 def _check_executor(spec: Any) -> None:
     """Refuse an unknown executor before anything runs."""
     if isinstance(spec, str) and not (
@@ -701,12 +745,17 @@ def _check_executor(spec: Any) -> None:
         raise ConfigError(
             f"executor {spec!r}: choose local, dask, dask://ADDRESS (a running scheduler) or slurm"
         )
-    if (
-        spec is not None
-        and not isinstance(spec, str)
-        and not callable(getattr(spec, "submit", None))
-    ):
-        raise ConfigError(f"executor {spec!r}: not an executor (it has no submit method)")
+    if not (spec is None or isinstance(spec, str | cf.Executor) or _is_dask_client(spec)):
+        raise ConfigError(
+            f"executor {spec!r}: not an executor (a concurrent.futures.Executor or a "
+            "distributed.Client)"
+        )
+
+
+def _is_dask_client(spec: Any) -> bool:
+    """Whether ``spec`` is a ``distributed.Client`` (without importing distributed for it)."""
+    distributed = sys.modules.get("distributed")  # a Client exists only once it is imported
+    return distributed is not None and isinstance(spec, distributed.Client)
 
 
 @contextlib.contextmanager
@@ -717,7 +766,7 @@ def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = F
     if spec is None or spec == "local":
         import multiprocessing
 
-        with _one_blas_thread():
+        with child_blas_threads(1):
             # spawn: a fresh interpreter per worker (Brian2's device state is per process, and
             # forking a process with threads may deadlock)
             ex = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
@@ -735,7 +784,7 @@ def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = F
 
         if spec == "dask":
             with (
-                _one_blas_thread(),
+                child_blas_threads(1),
                 LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
@@ -768,7 +817,7 @@ def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = F
                 cluster.scale(n)
                 yield _dask_executor(client, brian)
             return
-    if type(spec).__name__ == "Client" and type(spec).__module__.startswith("distributed"):
+    if _is_dask_client(spec):
         yield _dask_executor(spec, brian)
         return
     yield spec  # the caller's executor: the caller shuts it down
@@ -786,6 +835,7 @@ def run_sweep(
     *,
     workers: int | None = None,
     progress: bool = True,
+    runner: Callable[[str], Outcome] | None = None,
 ) -> xr.Dataset:
     """Run every point of ``sweep`` not yet done in ``store``; return the exported Dataset.
 
@@ -799,11 +849,15 @@ def run_sweep(
         ``"dask"``: a dask LocalCluster of ``workers`` single-thread processes;
         ``"dask://ADDRESS"``: a running dask scheduler; ``"slurm"``: dask-jobqueue's
         SLURMCluster with ``workers`` single-core jobs; a ``distributed.Client``; or any
-        ``concurrent.futures``-style executor (left running).
+        :class:`concurrent.futures.Executor` (left running).
     workers : int, optional
         Processes (or jobs) of the executors made here.
     progress : bool
         A progress bar with points done/failed and the time left.
+    runner : callable, optional
+        What a worker runs for each point: ``runner(experiment_toml) -> Outcome`` (default
+        :func:`run_point`). A picklable module-level function (or a ``functools.partial`` of
+        one) can measure more than training, e.g. memory, into its Result's attrs.
 
     Only the driver (this process) writes the store. A point that raises is recorded as failed
     with its error text and retried by the next run.
@@ -818,7 +872,7 @@ def run_sweep(
     path = Path(store)
     group = open_store(path, sweep)
     with _only_writer(path):
-        _run_missing(sweep, group, path, executor, workers, progress)
+        _run_missing(sweep, group, path, executor, workers, progress, runner or run_point)
     return export_sweep(path)
 
 
@@ -841,7 +895,9 @@ def _only_writer(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _run_missing(sweep: Sweep, group, path: Path, executor, workers, progress: bool) -> None:
+def _run_missing(
+    sweep: Sweep, group, path: Path, executor, workers, progress: bool, runner=run_point
+) -> None:
     from tqdm import tqdm
 
     status = group["status"][...]
@@ -858,7 +914,7 @@ def _run_missing(sweep: Sweep, group, path: Path, executor, workers, progress: b
         )
         n = workers or min(os.cpu_count() or 1, len(jobs))  # no idle processes for few points
         with sweep_executor(executor, n, sweep.uses_brian) as ex:
-            futures = {ex.submit(run_point, j.experiment.to_toml()): j for j in jobs}
+            futures = {ex.submit(runner, j.experiment.to_toml()): j for j in jobs}
             try:
                 for fut in cf.as_completed(futures):
                     try:
@@ -934,7 +990,7 @@ def export_sweep(store: str | Path, out: str | Path | None = None) -> xr.Dataset
 
     Variables: ``status`` ("done", "failed", "pending"), ``error``, ``train_seed``,
     ``wall_time``; ``final_accuracy`` (split, readout), ``test_accuracy`` (primary readout);
-    per epoch ``accuracy``, ``loss``, ``learning_rate``, ``samples_per_second``,
+    per epoch ``accuracy``, ``loss``, ``lr_factor``, ``samples_per_second``,
     ``epoch_time``. Each point's full Result: :func:`point_result`.
     """
     path = Path(store)
@@ -957,7 +1013,7 @@ def export_sweep(store: str | Path, out: str | Path | None = None) -> xr.Dataset
     ds["status"] = (dims, np.vectorize(STATUS_NAMES.get, otypes=[object])(status))
     ds["status"].attrs["long_name"] = "done, failed or pending"
     done = xr.DataArray(status == DONE, dims=dims)
-    for name in (*_EPOCH_METRICS, "final_accuracy"):
+    for name in (*EPOCH_METRICS, "final_accuracy"):
         if name in ds:
             ds[name] = ds[name].where(done)
     if "final_accuracy" in ds:

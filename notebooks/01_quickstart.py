@@ -43,7 +43,6 @@
 
 # %%
 import os
-import tomllib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -51,7 +50,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 import neurosig
-from neurosig.config import experiment_from_dict, load_experiment
+from neurosig import results
+from neurosig.config import load_experiment
 from neurosig.plotting import learning_curves, save_figure, use_style
 from neurosig.results import save_result
 from neurosig.train import train
@@ -101,7 +101,8 @@ print(f"{bp_exp.name}: hidden {bp_exp.params.hidden}, {bp_exp.train.epochs} epoc
 sp = train(sp_exp, progress=not QUICK)
 bp = train(bp_exp, progress=not QUICK)
 for ds in (sp, bp):
-    print(f"{ds.attrs['name']:<18} test accuracy {100 * float(ds.test_accuracy[-1]):5.1f} %")
+    acc = float(results.primary_accuracy(ds, "test")[-1])
+    print(f"{ds.attrs['name']:<18} test accuracy {100 * acc:5.1f} %")
 
 # %% [markdown]
 # ## 3. Learning curves
@@ -121,25 +122,28 @@ print(*save_figure(fig, OUT / "learning_curves"))
 # ## 4. The Result is an `xarray.Dataset`
 #
 # Every variable has named dimensions (`epoch`, `split`, `readout`, `layer`, `sample`...)
-# instead of axis numbers, and units in its attributes.
+# instead of axis numbers, and units in its attributes. The readers of `neurosig.results`
+# (`results.accuracy`, `results.activity`, `results.spikes`, `results.experiment`...) pick the
+# variables out by meaning; the module's docstring lists the full layout.
 
 # %%
 sp
 
 # %% [markdown]
-# `test_accuracy` is the test accuracy of the model's primary readout, per epoch (here the
-# last five epochs, as a pandas Series).
+# `results.primary_accuracy` is the test accuracy of the model's primary readout, per epoch
+# (here the last five epochs, as a pandas Series).
 
 # %%
-sp.test_accuracy.to_pandas().tail()
+results.primary_accuracy(sp, "test").to_pandas().tail()
 
 # %% [markdown]
-# The full table is `accuracy` (epoch x split x readout). Select by name, not by axis number:
+# The full table is `results.accuracy` (epoch x split x readout). Select by name, not by axis
+# number:
 # SP-core has two readouts, a linear classifier on the last layer (`linear`) and the nearest
 # forwarded class target (`target`).
 
 # %%
-sp.accuracy.sel(split="test").to_pandas().tail()
+results.accuracy(sp).sel(split="test").to_pandas().tail()
 
 # %% [markdown]
 # The attributes hold the provenance: the full resolved configuration (TOML), the seed, the
@@ -150,7 +154,7 @@ sp.accuracy.sel(split="test").to_pandas().tail()
 shown = "name model dataset data_source seed status neurosig_version brian2_version git_commit"
 for key in shown.split():
     print(f"{key:<17} {sp.attrs[key]}")
-rebuilt = experiment_from_dict(tomllib.loads(sp.attrs["config"]))
+rebuilt = results.experiment(sp)
 assert rebuilt == sp_exp
 
 # %% [markdown]
@@ -160,8 +164,8 @@ assert rebuilt == sp_exp
 # %%
 path = save_result(sp, OUT / "sp-core-mnist1d.nc")
 again = neurosig.load_result(path)
-assert again.attrs["config"] == sp.attrs["config"]
-np.testing.assert_array_equal(again.accuracy, sp.accuracy)
+assert results.experiment(again) == results.experiment(sp)
+np.testing.assert_array_equal(results.accuracy(again), results.accuracy(sp))
 print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, variables: {', '.join(again.data_vars)}")
 
 # %% [markdown]
@@ -176,10 +180,11 @@ print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, variables: {', '.join(again.
 # %%
 def sorted_activity(ds, layer=2):
     """A hidden layer's activity: samples sorted by digit, units by the digit they prefer."""
-    act = ds[f"activity_layer{layer}"].rename(label="digit").sortby("digit")
+    act = results.activity(ds, layer).rename(label="digit").sortby("digit")
     tuning = act.groupby("digit").mean("sample")  # digit x unit: mean response to each digit
     order = np.lexsort((-tuning.max("digit").values, tuning.argmax("digit").values))
-    return act.isel({f"layer{layer}_unit": order})
+    unit_dim = act.dims[1]  # (sample, unit)
+    return act.isel({unit_dim: order})
 
 
 fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8), sharey=True)
@@ -207,8 +212,9 @@ print(*save_figure(fig, OUT / "hidden_activity"))
 # single loss, at its output.
 
 # %%
-print(sp.loss.dims, sp.layer.values.tolist())
-relative = sp.loss / sp.loss.isel(epoch=0)
+loss = results.loss(sp)
+print(loss.dims, loss.layer.values.tolist())
+relative = loss / loss.isel(epoch=0)
 fig, ax = plt.subplots()
 for layer in relative.layer.values:
     ax.plot(relative.epoch, relative.sel(layer=layer), label=str(layer))

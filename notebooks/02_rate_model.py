@@ -45,8 +45,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import neurosig
+from neurosig import results
 from neurosig.config import load_experiment
-from neurosig.models.rate import RateConfig, equations_text
+from neurosig.models.rate import RateConfig
+from neurosig.models.rate_network import equations_text
 from neurosig.plotting import learning_curves, save_figure, use_style
 from neurosig.train import train
 
@@ -104,7 +106,7 @@ print(equations_text(RateConfig()))
 #
 # `rate-sigprop-digits` is the quick preset of the rate model: 64-128-10 on the 8x8 digits,
 # integrated with `dt = 2 ms` for 10 ms per sample. `train.record_every_epoch = true` stores the
-# activity of the recorded test samples after every epoch (`activity_history_layer1`), so that
+# activity of the recorded test samples after every epoch (`results.activity_history`), so that
 # we can watch the hidden layer learn. In quick mode the hidden layer is small and training
 # stops after 2 epochs; otherwise the same model learns MNIST-1D (40 inputs) for a few epochs.
 
@@ -122,10 +124,11 @@ print(f"tau = {exp.params.tau:g} ms, dt = {exp.params.dt:g} ms, "
 
 # %%
 ds = train(exp, progress=not QUICK)
-print(f"trained on {ds.attrs['target']}; {float(ds.samples_per_second.median()):,.0f} "
-      "training samples/s (median over epochs)")
-for readout in ds.readout.values:
-    acc = float(ds.accuracy.sel(split="test", readout=readout)[-1])
+speed = float(results.samples_per_second(ds).median())
+print(f"trained on {ds.attrs['target']}; {speed:,.0f} training samples/s (median over epochs)")
+test = results.accuracy(ds).sel(split="test")
+for readout in test.readout.values:
+    acc = float(test.sel(readout=readout)[-1])
     print(f"{readout:>6} readout: test accuracy {100 * acc:5.1f} %")
 
 # %% [markdown]
@@ -136,12 +139,10 @@ for readout in ds.readout.values:
 # dotted line is chance.
 
 # %%
-n_classes = int(ds.label.max()) + 1
+n_classes = int(results.labels(ds).max()) + 1
 curves = {
-    f"{readout} readout": ds.accuracy.sel(split="test", readout=readout).to_dataset(
-        name="test_accuracy"
-    )
-    for readout in ds.readout.values
+    f"{readout} readout": test.sel(readout=readout).to_dataset(name="test_accuracy")
+    for readout in test.readout.values
 }
 fig, ax = plt.subplots()
 learning_curves(curves, ax=ax)
@@ -152,7 +153,7 @@ print(*save_figure(fig, OUT / "rate_learning_curves"))
 # %% [markdown]
 # ## 4. How the hidden layer changes
 #
-# `activity_history_layer1` holds the data-stream activity of the recorded test samples after
+# `results.activity_history(ds, 1)` is the data-stream activity of the recorded test samples after
 # training and after every epoch (*record_epoch x sample x unit*, record_epoch 0 = before
 # training; the coordinate `label` gives each sample's class).
 # Top: the activity before training and after the last epoch, samples sorted by class and units
@@ -160,12 +161,12 @@ print(*save_figure(fig, OUT / "rate_learning_curves"))
 # mean activity of each class, the layer's tuning curves.
 
 # %%
-history = ds.activity_history_layer1.sortby("label")
+history = results.activity_history(ds, 1).sortby("label")
 label = history.label.values
 last = history.isel(record_epoch=-1)
 tuning_last = last.groupby("label").mean("sample")  # class x unit
 order = np.lexsort((-tuning_last.max("label").values, tuning_last.argmax("label").values))
-history = history.isel(layer1_unit=order)
+history = history.isel({history.dims[-1]: order})  # (record_epoch, sample, unit)
 vmax = float(np.percentile(history, 99)) or 1.0
 first_row = np.flatnonzero(np.diff(label, prepend=-1))  # first sample of each class
 
@@ -208,8 +209,9 @@ def class_share(act):
 for epoch in history.record_epoch.values:
     share = class_share(history.sel(record_epoch=epoch))
     print(f"epoch {epoch:>3}: class share of the variance {share:.3f}")
-primary = ds.attrs["primary_readout"]
-print(f"final test accuracy ({primary} readout): {100 * float(ds.test_accuracy[-1]):.1f} %, "
+primary = results.primary_readout(ds)
+final = float(results.primary_accuracy(ds, "test")[-1])
+print(f"final test accuracy ({primary} readout): {100 * final:.1f} %, "
       f"chance {100 / n_classes:.1f} %")
 
 # %% [markdown]

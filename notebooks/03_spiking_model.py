@@ -46,9 +46,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import neurosig
+from neurosig import results
 from neurosig.config import load_experiment
-from neurosig.models.lif import LIFConfig, equations_text
-from neurosig.plotting import save_figure, use_style
+from neurosig.models.lif import LIFConfig
+from neurosig.models.lif_network import equations_text
+from neurosig.plotting import raster, save_figure, use_style
 from neurosig.train import train
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
@@ -81,9 +83,10 @@ print(equations_text(LIFConfig()))
 # ## 2. Train the preset and record spikes
 #
 # `train.record_every_epoch = true` also records the spikes of the first recorded test samples
-# before training (`initial_spike_layer1_*`); the spikes after training are
-# `spike_layer1_*`. Spikes are stored in a *ragged* layout: one entry per spike, with the
-# sample, the unit and the time from the sample's onset.
+# before training (`results.spikes(ds, layer, initial=True)`); the spikes after training are
+# `results.spikes(ds, layer)`. Spikes are stored in a *ragged* layout: one entry per spike, with
+# the sample, the unit and the time from the sample's onset; the reader also returns the
+# recorded window of each sample (`t_start`, `t_stop`, in seconds).
 
 # %%
 exp = load_experiment("lif-sigprop-digits").replace(
@@ -99,10 +102,12 @@ print(
 
 # %%
 ds = train(exp, progress=not QUICK)
-for readout in ds.readout.values:
-    acc = float(ds.accuracy.sel(split="test", readout=readout)[-1])
+test = results.accuracy(ds).sel(split="test")
+for readout in test.readout.values:
+    acc = float(test.sel(readout=readout)[-1])
     print(f"{readout:>6} readout: test accuracy {100 * acc:5.1f} %")
-print(f"{float(ds.samples_per_second.median()):,.0f} training samples/s (median over epochs)")
+speed = float(results.samples_per_second(ds).median())
+print(f"{speed:,.0f} training samples/s (median over epochs)")
 
 # %% [markdown]
 # ## 3. Raster plots before and after learning
@@ -112,52 +117,48 @@ print(f"{float(ds.samples_per_second.median()):,.0f} training samples/s (median 
 
 # %%
 n_show = 5
-T = p.presentation * 1e-3
-layers = sorted(
-    int(v.split("_")[1].removeprefix("layer"))
-    for v in ds.data_vars
-    if v.startswith("spike_layer") and v.endswith("_time")
-)
+layers = [layer for layer in results.layers(ds) if results.has_spikes(ds, layer)]
 fig, axes = plt.subplots(len(layers), 2, figsize=(7.0, 2.2 * len(layers)), squeeze=False)
 for row, layer in enumerate(layers):
-    for col, prefix in enumerate(("initial_", "")):
+    for col, initial in enumerate((True, False)):
         ax = axes[row, col]
-        sample = ds[f"{prefix}spike_layer{layer}_sample"].values
-        keep = sample < n_show
-        t = (sample[keep] * T + ds[f"{prefix}spike_layer{layer}_time"].values[keep]) * 1e3
-        ax.plot(t, ds[f"{prefix}spike_layer{layer}_unit"].values[keep], "|", ms=2, color="k")
-        for s in range(1, n_show):
-            ax.axvline(s * T * 1e3, color="0.6", linewidth=0.6)
-        ax.set_xlim(0, n_show * T * 1e3)
-        ax.set_title(f"layer {layer}, {'before' if prefix else 'after'} learning")
-        ax.set_xlabel("time (ms)")
-        ax.set_ylabel("unit")
+        rec = results.spikes(ds, layer, initial=initial)
+        raster(
+            rec.time - rec.t_start,
+            rec.unit,
+            trials=rec.sample,
+            duration=rec.duration,  # the recorded window of one sample (s)
+            max_trials=n_show,
+            title=f"layer {layer}, {'before' if initial else 'after'} learning",
+            ax=ax,
+        )
 print(*save_figure(fig, OUT / "lif_raster"))
 
 # %% [markdown]
 # Membrane potentials of a few units of layer 1 during the first recorded sample, after
-# learning (`trace_layer1`, recorded at every time step; spikes show as resets).
+# learning (`results.traces(ds, 1)`, recorded at every time step; spikes show as resets).
 
 # %%
-trace = ds.trace_layer1.isel(trace_sample=0)
-t_ms = np.arange(trace.sizes["trace_step"]) * p.dt
+traces = results.traces(ds, 1)
+trace = traces.values[0]  # first recorded sample: (unit, step)
+t_ms = traces.times() * 1e3
 fig, ax = plt.subplots()
-for u in range(trace.sizes["trace_layer1_unit"]):
-    ax.plot(t_ms, trace.isel(trace_layer1_unit=u), linewidth=0.8, label=f"unit {u}")
+for u, v in enumerate(trace):
+    ax.plot(t_ms, v, linewidth=0.8, label=f"unit {u}")
 ax.axhline(p.v_th, color="0.5", linestyle=":", linewidth=0.8)
 ax.set_xlabel("time from onset (ms)")
-ax.set_ylabel("membrane potential (mV)")
+ax.set_ylabel(f"membrane potential ({traces.units})")
 ax.legend(fontsize=6)
 print(*save_figure(fig, OUT / "lif_traces"))
 
 # %% [markdown]
 # ## 4. Firing rates
 #
-# `activity_layer1` is the firing rate (Hz) of every unit for each recorded test sample. The
+# `results.activity(ds, 1)` is the firing rate (Hz) of every unit for each recorded test sample. The
 # histogram of the units' mean rates shows how much of the layer is silent and how much fires.
 
 # %%
-rates = ds.activity_layer1.mean("sample")
+rates = results.activity(ds, 1).mean("sample")
 fig, ax = plt.subplots()
 ax.hist(rates, bins=30, color="0.3")
 ax.set_xlabel("mean firing rate (Hz)")

@@ -47,6 +47,7 @@ from neurosig.analyses.plausibility import probe_trials, report_card
 from neurosig.analyses.report import card_markdown, plot_report
 from neurosig.config import load_experiment
 from neurosig.plotting import save_figure, use_style
+from neurosig.results import primary_accuracy
 from neurosig.train import train
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
@@ -67,7 +68,8 @@ results = {}
 for preset in ("lif-sigprop-digits", "bp-digits"):
     exp = load_experiment(preset).replace(train_epochs=epochs)
     results[preset] = train(exp, out=OUT / f"{preset}.nc", progress=False)
-    print(f"{preset}: test accuracy {100 * float(results[preset].test_accuracy[-1]):.1f} %")
+    acc = float(primary_accuracy(results[preset], "test")[-1])
+    print(f"{preset}: test accuracy {100 * acc:.1f} %")
 
 # %% [markdown]
 # ## 2. Repeated trials and the cards

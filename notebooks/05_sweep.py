@@ -44,6 +44,7 @@ from pathlib import Path
 import neurosig
 from neurosig.analyses.figures.sweep import accuracy_by_condition
 from neurosig.plotting import save_figure, use_style
+from neurosig.results import primary_accuracy
 from neurosig.sweep import Sweep, export_sweep, load_sweep, point_result, sweep_status
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
@@ -163,7 +164,8 @@ for lr in ds.lr.values:
 
 # %%
 one = point_result(store, point=0, seed=0)
-print(one.attrs["name"], "seed", one.attrs["seed"], "test accuracy", one.test_accuracy.values)
+print(one.attrs["name"], "seed", one.attrs["seed"], "test accuracy",
+      primary_accuracy(one, "test").values)
 
 # %% [markdown]
 # ## 4. The figure: accuracy per condition, with the seeds

@@ -298,9 +298,9 @@ def test_load_state_dict_refuses_a_foreign_state():
         build("bp").load_state_dict(build("bp", hidden=(8, 9)).state_dict())
 
 
-def test_set_learning_rate_zero_freezes_weights(batch):
+def test_schedule_factor_zero_freezes_weights(batch):
     model = tiny(Backprop)
-    model.set_learning_rate(0.0)
+    model.set_schedule_factor(0.0)
     before = model.state_dict()
     model.train_batch(*batch, np.random.default_rng(0))
     after = model.state_dict()

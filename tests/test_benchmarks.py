@@ -1,18 +1,27 @@
 """The accuracy benchmark script: it runs end to end (quick mode) and tabulates what it ran.
 
-These tests check that the script works, not the numbers: numbers come from running it.
+These tests check that the script works, not the numbers: numbers come from running it. The
+scripts run with --allow-dirty (a working tree under development has uncommitted changes) and
+write to temporary files, never the published tables.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 import os
 import subprocess
 import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
+
+from neurosig.errors import ConfigError
+from neurosig.sweep import Sweep, run_sweep, sweep_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "accuracy.py"
@@ -58,7 +67,7 @@ def test_quick_run_writes_markdown_and_csv(tmp_path):
     out = tmp_path / "acc.md"
     proc = _run(
         "--quick", "--datasets", "digits", "--models", "sp-core", "bp", "--seeds", "1",
-        "--out", str(out),
+        "--out", str(out), "--allow-dirty",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     markdown = out.read_text()
@@ -69,6 +78,7 @@ def test_quick_run_writes_markdown_and_csv(tmp_path):
     assert bp[columns.index("time/sample (x BP)")] == "1.00"
     assert float(sp_core[columns.index("time/sample (x BP)")]) > 0
     assert "not measured by this script" in markdown
+    assert "Training seeds (`train.seed`): 0, the same for every row (paired" in markdown
     assert "## digits" in proc.stdout  # the tables are printed too
     assert proc.stdout.count("seed 0: test") == 2  # one progress line per run
 
@@ -98,27 +108,108 @@ def test_parse_variant(accuracy):
             accuracy.parse_variant(bad)
 
 
-def test_variant_becomes_a_replaced_preset(accuracy):
+def test_variant_becomes_a_replaced_preset_swept_over_the_seeds(accuracy):
     row = accuracy.parse_variant("maxrand:model=sp-core,loss=max_rand,temperature=2")
-    run = accuracy.make_experiment("digits", row, seed=3, base=dict(accuracy.QUICK))
-    exp = run.experiment
+    plan = accuracy.make_plan("digits", row, seeds=[3, 4], base=dict(accuracy.QUICK))
+    exp = plan.experiment
     assert exp.model == "sp-core" and exp.name == "maxrand-digits"
     assert exp.params.loss == "max_rand" and exp.params.temperature == 2.0
     assert isinstance(exp.params.temperature, float)
-    assert exp.params.hidden == (64, 64) and exp.train.epochs == 2 and exp.train.seed == 3
+    assert exp.params.hidden == (64, 64) and exp.train.epochs == 2
+    jobs = plan.sweep().jobs()  # one point, the experiment as it is, once per seed
+    assert [j.experiment.train.seed for j in jobs] == [3, 4]
+    assert all(j.experiment.replace(train_seed=0) == exp.replace(train_seed=0) for j in jobs)
 
 
-def test_failed_runs_are_recorded_and_counted(accuracy, monkeypatch):
-    run = accuracy.make_experiment("digits", accuracy.Row("sp-core", "sp-core"), 0, accuracy.QUICK)
+def test_rows_of_a_data_set_train_with_the_same_seeds(accuracy):
+    args = accuracy.build_parser().parse_args(
+        ["--quick", "--datasets", "digits", "mnist1d", "--models", "sp-core", "bp",
+         "--variant", "topk:model=sp-core,loss=topk", "--seeds-per-dataset", "digits=3",
+         "mnist1d=2", "--first-seed", "5"]
+    )  # fmt: skip
+    plans = accuracy.plan_runs(args)
+    assert [(p.dataset, p.row.label) for p in plans] == [
+        (d, label) for d in ("digits", "mnist1d") for label in ("sp-core", "bp", "topk")
+    ]
+    for dataset, seeds in (("digits", [5, 6, 7]), ("mnist1d", [5, 6])):
+        for plan in (p for p in plans if p.dataset == dataset):
+            assert [j.experiment.train.seed for j in plan.sweep().jobs()] == seeds
+    rows = [
+        {"variant": label, "seed": seed, "status": "complete"}
+        for label, seeds in (("bp", [0, 1]), ("sp-core", [0, 1]), ("ff", [0]))
+        for seed in seeds
+    ]
+    by_label = {label: [r for r in rows if r["variant"] == label] for label in ("bp", "sp-core")}
+    assert "0, 1, the same for every row" in accuracy.seeds_note(by_label)
+    by_label["ff"] = [r for r in rows if r["variant"] == "ff"]
+    assert "differ between rows: 0, 1 (bp, sp-core); 0 (ff)" in accuracy.seeds_note(by_label)
+    assert accuracy.format_seeds([3, 1, 2, 0]) == "0-3"
+
+
+def test_sweep_train_seeds_pair_every_point():
+    """The neurosig.sweep option the benchmark relies on: the same seeds at every point."""
+    from neurosig.config import load_experiment
+
+    base = load_experiment("sp-core-digits")
+    s = Sweep(base, grid={"lr": [1e-3, 3e-3]}, train_seeds=[7, 2])
+    assert s.seeds == 2 and s.shape == (2, 2)
+    assert [j.experiment.train.seed for j in s.jobs()] == [7, 2, 7, 2]
+    again = sweep_from_dict(tomllib.loads(s.to_toml()), "<toml>")  # the TOML round-trips
+    assert again.train_seeds == (7, 2) and again.spec_hash == s.spec_hash
+    assert Sweep(base, grid={"lr": [1e-3]}, seeds=2).spec_hash != s.spec_hash
+    for bad in ([], [1, 1], [-1], [True], [2**32], "12"):
+        with pytest.raises(ConfigError, match="train_seeds"):
+            Sweep(base, grid={"lr": [1e-3]}, train_seeds=bad)
+    with pytest.raises(ConfigError, match="train_seeds"):
+        Sweep(base, grid={"lr": [1e-3]}, seeds=3, train_seeds=[1, 2])
+
+
+def test_failed_runs_are_recorded_and_counted(accuracy, monkeypatch, tmp_path):
+    plan = accuracy.make_plan("digits", accuracy.Row("sp-core", "sp-core"), [0], accuracy.QUICK)
 
     def diverge(*args, **kwargs):
         raise accuracy.DivergenceError("loss became NaN")
 
     monkeypatch.setattr(accuracy, "train", diverge)
-    row = accuracy.run_one(run)
-    assert row["status"] == "diverged" and "NaN" in row["error"]
+    store = plan.store(tmp_path)
+    runner = partial(accuracy.measure_point, memory=False)
+    with ThreadPoolExecutor(1) as ex:  # in this process, so that the patch applies
+        exported = run_sweep(plan.sweep(), store, ex, progress=False, runner=runner)
+    (row,) = accuracy.plan_rows(plan, store, exported)
+    assert row["status"] == "diverged" and row["error"] == "loss became NaN"
     markdown = accuracy.render_markdown([row], header=[])
     assert _cells(markdown, "sp-core")[1] == "0 (1 diverged)"
+
+
+def test_a_run_is_read_from_its_sweep_store(accuracy, tmp_path):
+    plan = accuracy.make_plan("digits", accuracy.Row("bp", "bp"), [3], accuracy.QUICK)
+    store = plan.store(tmp_path)
+    runner = partial(accuracy.measure_point, memory=True)
+    with ThreadPoolExecutor(1) as ex:
+        exported = run_sweep(plan.sweep(), store, ex, progress=False, runner=runner)
+    (row,) = accuracy.plan_rows(plan, store, exported, results_dir=tmp_path / "nc", threads=1)
+    assert row["status"] == "complete" and row["seed"] == 3 and row["epochs"] == 2
+    assert row["n_train"] == 500 and row["n_test"] == 200 and row["peak_mib"] > 0
+    assert row["wall_seconds"] > 0 and 0 <= row["test_accuracy"] <= 1
+    assert (tmp_path / "nc" / "bp-digits-seed3.nc").exists()
+
+
+def test_a_dirty_tree_is_refused_without_allow_dirty(accuracy, monkeypatch, tmp_path):
+    import neurosig.results
+
+    monkeypatch.setattr(neurosig.results, "git_commit", lambda *a: "0123abc+dirty")
+    parser = argparse.ArgumentParser()
+    with pytest.raises(SystemExit) as exit_:
+        accuracy.common.check_clean_tree(parser, allow_dirty=False)
+    assert exit_.value.code == 2
+    assert accuracy.common.check_clean_tree(parser, allow_dirty=True) == "0123abc+dirty"
+    out = tmp_path / "acc.md"
+    argv = ["--quick", "--datasets", "digits", "--models", "bp", "--out", str(out)]
+    with pytest.raises(SystemExit) as exit_:
+        accuracy.main(argv)  # refused before any run
+    assert exit_.value.code == 2 and not out.exists()
+    monkeypatch.setattr(neurosig.results, "git_commit", lambda *a: "0123abc")
+    assert accuracy.common.check_clean_tree(parser, allow_dirty=False) == "0123abc"
 
 
 def test_append_replaces_the_same_run_and_keeps_the_others(accuracy):
@@ -164,7 +255,7 @@ def test_speed_quick_run_writes_markdown_and_csv(tmp_path):
     out = tmp_path / "speed.md"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(SPEED), "--quick", "--out", str(out)],
+        [sys.executable, str(SPEED), "--quick", "--out", str(out), "--allow-dirty"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -227,7 +318,8 @@ def test_lif_speed_quick_run_writes_markdown_and_csv(tmp_path):
     """The smoke run: 784-50-10 and 784-100-10, chunks of 20 (four compiles, a few minutes)."""
     out = tmp_path / "lif-speed.md"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "lif_speed.py"), "--quick", "--out", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / "lif_speed.py"), "--quick", "--out", str(out),
+         "--allow-dirty"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -251,7 +343,7 @@ def test_analysis_speed_quick_run_writes_markdown_and_csv(tmp_path):
     out = tmp_path / "analysis-speed.md"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "analysis_speed.py"), "--quick",
-         "--out", str(out)],
+         "--out", str(out), "--allow-dirty"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -6,10 +6,13 @@ import dataclasses
 
 import pytest
 
+from neurosig import registry
 from neurosig.config import (
     DataConfig,
     Experiment,
     TrainConfig,
+    Validated,
+    check,
     experiment_from_dict,
     format_quantity,
     from_dict,
@@ -18,7 +21,14 @@ from neurosig.config import (
     parse_quantity,
 )
 from neurosig.errors import ConfigError
-from neurosig.registry import get_model, model_names, preset_paths
+from neurosig.registry import (
+    MODELS,
+    ModelSpec,
+    get_model,
+    model_names,
+    preset_paths,
+    register_model,
+)
 
 REGISTERED = ("sp-core", "bp", "fa", "dfa", "ff", "random-features")
 DATASETS = ("digits", "mnist1d", "fashion-mnist", "mnist")
@@ -41,10 +51,43 @@ def test_every_model_is_registered_with_a_preset_on_every_dataset():
             assert (exp.model, exp.data.name) == (model, data)
 
 
+def test_every_table_entry_is_its_models_spec():
+    for name in MODELS:
+        assert get_model(name).name == name
+
+
+def test_models_registered_at_run_time_and_shipped_names_refused(monkeypatch):
+    # the double is registered in a copy of the table, so that no later test sees it
+    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+    spec = ModelSpec("test-config-double", Neuron, lambda *args: None, "test double", True)
+    assert register_model(spec) is spec
+    assert "test-config-double" in model_names() and get_model("test-config-double") is spec
+    with pytest.raises(ValueError, match="'bp' is a shipped model"):
+        register_model(dataclasses.replace(spec, name="bp"))
+    with pytest.raises(ConfigError, match="Did you mean 'test-config-double'"):
+        get_model("test-config-doubel")
+
+
 @pytest.mark.parametrize("model", REGISTERED)
 def test_bare_model_name_is_a_preset_with_defaults(model):
     exp = load_experiment(model)
     assert exp.params == get_model(model).config_cls()
+
+
+def test_cross_field_checks_run_through_the_validated_protocol():
+    @dataclasses.dataclass(frozen=True)
+    class Window:
+        start: float = param(0.0, "start")
+        stop: float = param(1.0, "stop")
+
+        def validate(self, where: str) -> None:
+            if self.stop <= self.start:
+                raise ConfigError(f"{where}: stop must come after start")
+
+    assert isinstance(Window(), Validated) and not isinstance(Neuron(), Validated)
+    check(Neuron())
+    with pytest.raises(ConfigError, match="window: stop must come after start"):
+        check(Window(2.0, 1.0), "window")
 
 
 def test_toml_round_trip(tmp_path):

@@ -627,6 +627,42 @@ def test_poisson_rejects_bad_arguments(rates, duration: float, dt: float | None)
         poisson_spike_trains(rates, duration, 0, dt=dt)
 
 
+def test_poisson_events_of_a_samples_by_units_array() -> None:
+    expected = np.array([[0.0, 2.0, 5.0], [1.0, 0.0, 3.0]])
+    (sample, unit), step = data.poisson_events(expected, 7, np.random.default_rng(4), steps=True)
+    assert sample.dtype == unit.dtype == step.dtype == np.int64
+    assert np.all((0 <= step) & (step < 7))
+    assert not np.any(expected[sample, unit] == 0)  # silent processes have no events
+    flat = sample * 3 + unit
+    assert np.all(np.diff(flat) >= 0)  # processes in C order, their events together
+    # the counts are the Poisson draws of the same generator, one per process in C order
+    counts = np.random.default_rng(4).poisson(expected)
+    np.testing.assert_array_equal(np.bincount(flat, minlength=6), counts.ravel())
+
+
+def test_poisson_events_have_the_expected_counts_and_uniform_positions() -> None:
+    (unit,), position = data.poisson_events(np.full(1000, 20.0), 0.5, np.random.default_rng(5))
+    assert position.dtype == np.float64 and position.min() >= 0 and position.max() < 0.5
+    counts = np.bincount(unit, minlength=1000)
+    assert abs(counts.mean() - 20.0) < 5 * np.sqrt(20.0 / 1000)
+    # uniform on [0, 0.5): mean 0.25, sd 0.5 / sqrt(12)
+    assert abs(position.mean() - 0.25) < 5 * 0.5 / np.sqrt(12 * len(position))
+
+
+def test_poisson_spike_trains_are_the_sorted_events() -> None:
+    rates = np.linspace(0, 50, 30)
+    (unit,), time = data.poisson_events(rates * 1.5, 1.5, np.random.default_rng(6))
+    order = np.argsort(time, kind="stable")
+    units, times = poisson_spike_trains(rates, 1.5, np.random.default_rng(6))
+    np.testing.assert_array_equal(units, unit[order])
+    np.testing.assert_array_equal(times, time[order])
+
+
+def test_poisson_events_refuse_negative_expectations() -> None:
+    with pytest.raises(ValueError):
+        data.poisson_events([-1.0], 1.0, np.random.default_rng(0))
+
+
 def test_constant_current() -> None:
     out = constant_current(np.array([[0, 1], [2, 3]], dtype=np.uint8), scale=0.5, offset=-1.0)
     np.testing.assert_array_equal(out, [[-1.0, -0.5], [0.0, 0.5]])

@@ -12,14 +12,9 @@ from neurosig.analyses.audit import audit_brian_network
 from neurosig.cli import main
 from neurosig.config import check, experiment_from_dict
 from neurosig.errors import ConfigError
-from neurosig.models.lif import (
-    LIFConfig,
-    build_brian,
-    build_lif,
-    equations_text,
-    make_structure,
-    spike_table,
-)
+from neurosig.models.lif import LIFConfig, build_lif
+from neurosig.models.lif_input import spike_table
+from neurosig.models.lif_network import build_brian, equations_text, make_structure
 
 SMALL = dict(hidden=(6, 5), chunk=4, presentation=10.0, dt=0.5, branch_every=2, encoding="poisson")
 
@@ -111,7 +106,7 @@ def test_lif_neuron_fires_at_the_analytic_rate(drive):
     model = build_lif(cfg, 2, 2, np.random.default_rng(0))
     model.state["layer1.b"][:] = drive
     rec = model.recordings(np.zeros((1, 2)))
-    times = np.sort(rec["spike_layer1_time"][1])
+    times = np.sort(rec.layer(1).spikes.time)
     isi = np.diff(times).mean()
     theta = cfg.v_th - cfg.v_reset
     expected = 1 / (cfg.t_ref * 1e-3 + cfg.tau_m * 1e-3 * math.log(drive / (drive - theta)))
@@ -134,17 +129,17 @@ def test_spike_table_replays_each_spike_once():
     assert np.all(tab[:, 2] == 1e9)
 
 
-def test_recordings_have_a_ragged_spike_layout_and_voltage_traces():
+def test_recordings_have_spike_trains_with_their_window_and_voltage_traces():
     model = _train(LIFConfig(**SMALL, target="numpy"))[0]
     rec = model.recordings(np.ones((3, 6)))
-    dims, sample, _ = rec["spike_layer1_sample"]
-    assert dims == ("spike_layer1",)
-    assert sample.max() < 3
-    t = rec["spike_layer1_time"][1]
-    assert np.all((t >= 0) & (t < 10e-3))
-    dims, v, attrs = rec["trace_layer1"]
-    assert dims == ("trace_sample", "trace_layer1_unit", "trace_step") and v.shape == (3, 4, 20)
-    assert attrs["units"] == "mV" and v.max() <= model.cfg.v_th + 1e-9
+    assert len(rec.layers) == 2
+    spikes = rec.layer(1).spikes
+    assert spikes.sample.max() < 3 and (spikes.n_samples, spikes.n_units) == (3, 6)
+    assert (spikes.t_start, spikes.t_stop) == (0.0, pytest.approx(10e-3))
+    assert np.all((spikes.time >= spikes.t_start) & (spikes.time < spikes.t_stop))
+    traces = rec.layer(1).traces
+    assert traces.values.shape == (3, 4, 20) and traces.dt == pytest.approx(0.5e-3)
+    assert traces.units == "mV" and traces.values.max() <= model.cfg.v_th + 1e-9
 
 
 def _brian_objects(cfg: LIFConfig):
@@ -185,7 +180,7 @@ def test_audit_catches_a_feedback_synapse():
 def test_equations_are_readable_text():
     text = equations_text(LIFConfig())
     assert "dv_h/dt" in text and "dv_t/dt" in text
-    assert "w += -eta_w*e_h_post*p_h_pre" in text
+    assert "w += -lr_post*e_h_post*p_h_pre" in text
     assert "us_h_post" not in text and "syn_h_post += w*psp" in text
 
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+from neurosig import results
 from neurosig.analyses import plausibility, weights
 from neurosig.analyses.plausibility import Reference, band, load_references, relative_band
 from neurosig.cli import main
@@ -133,13 +134,13 @@ def test_untrained_activity_is_the_network_before_training(sp_core):
         train_epochs=1, data_n_train=200, train_record_samples=100, train_record_every_epoch=True
     )
     ds = train(exp, progress=False)
-    stored = plausibility._untrained_activity(ds)  # initial_activity_layer*
-    history = ds.activity_history_layer1.isel(record_epoch=0).values
+    stored = plausibility.untrained_activity(ds)  # the stored activity before training
+    history = results.activity_history(ds, 1).isel(record_epoch=0).values
     older = ds.drop_vars([v for v in ds.data_vars if "history" in str(v) or "initial" in str(v)])
-    rebuilt = plausibility._untrained_activity(older)  # rebuilt from the seed and run
+    rebuilt = plausibility.untrained_activity(older)  # rebuilt from the seed and run
     np.testing.assert_array_equal(stored[1], history)
     np.testing.assert_allclose(rebuilt[1], stored[1], rtol=1e-5, atol=1e-6)
-    assert not np.allclose(stored[1], ds.activity_layer1.values)  # training changed it
+    assert not np.allclose(stored[1], results.activity(ds, 1).values)  # training changed it
 
 
 def test_seeds_combine_into_one_card_with_ci_over_seeds(sp_core):
@@ -190,9 +191,9 @@ def test_report_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
 
 
 def test_restored_model_reproduces_the_result(lif, bp):
-    from neurosig.train import evaluate, restore_model
+    from neurosig.train import evaluate
 
     for ds in (lif, bp):
-        model, data = restore_model(ds)
+        model, data = results.restore_model(ds)
         accuracy = evaluate(model, data.x_test, data.y_test)[ds.attrs["primary_readout"]]
         assert accuracy == float(ds.test_accuracy[-1]), ds.attrs["model"]

@@ -11,13 +11,8 @@ from neurosig.analyses.audit import audit_brian_network
 from neurosig.cli import main
 from neurosig.config import Experiment, TrainConfig, check, experiment_from_dict
 from neurosig.errors import ConfigError, DivergenceError
-from neurosig.models.rate import (
-    RateConfig,
-    build_brian,
-    build_rate,
-    equations_text,
-    make_structure,
-)
+from neurosig.models.rate import RateConfig, build_rate
+from neurosig.models.rate_network import build_brian, equations_text, make_structure
 from neurosig.train import train
 
 SMALL = dict(hidden=(5, 4), chunk=3, presentation=3.0, dt=1.0, tau=2.0)
@@ -164,7 +159,7 @@ def test_audit_catches_a_feedback_synapse():
 def test_equations_are_readable_text():
     text = equations_text(RateConfig())
     assert "dh/dt = (clip((I_h + b), 0, inf) - h)/tau" in text
-    assert "w += -eta_w*(e_h_post*h_pre + ec0_post*m0_pre" in text
+    assert "w += -lr_post*(e_h_post*h_pre + ec0_post*m0_pre" in text
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from neurosig.atomic import temporary_sibling
 from neurosig.cli import main
 from neurosig.config import load_experiment
 from neurosig.errors import ConfigError
@@ -27,6 +28,7 @@ from neurosig.sweep import (
     _only_writer,
     export_sweep,
     load_sweep,
+    open_store,
     point_result,
     run_sweep,
     sweep_from_dict,
@@ -150,6 +152,22 @@ def test_bad_toml_keys_are_config_errors():
 # --------------------------------------------------------------------------------------------
 # The store: resume, refusal, failures
 # --------------------------------------------------------------------------------------------
+
+
+def test_a_store_is_created_whole_and_a_killed_creation_is_cleaned_up(tmp_path):
+    store = tmp_path / "s.zarr"
+    killed = temporary_sibling(store)  # what a driver killed while creating the store left
+    killed.mkdir()
+    another = temporary_sibling(tmp_path / "s.zarr.b")  # another store's, being created
+    another.mkdir()
+    open_store(store, Sweep(_base(), grid={"lr": [1e-3]}, name="whole"))
+    assert (store / "zarr.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([another.name, "s.zarr"])
+
+
+def test_an_object_that_is_no_executor_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="not an executor"):
+        run_sweep(Sweep(_base(), grid={"lr": [1e-3]}), tmp_path / "s.zarr", executor=object())
 
 
 def test_rerun_computes_only_missing_points_and_another_sweep_is_refused(tmp_path):

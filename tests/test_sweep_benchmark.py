@@ -22,7 +22,7 @@ def test_quick_run_writes_markdown_and_csv(tmp_path):
     out = tmp_path / "sweep.md"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--allow-dirty"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

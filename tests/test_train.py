@@ -48,7 +48,7 @@ def test_result_layout_and_round_trip(tmp_path, npz_data):
     assert "sp-core" in back.attrs["config"] and back.attrs["numpy_version"]
     assert back.test_accuracy.attrs["units"] == "1"
     xr.testing.assert_identical(back.drop_attrs(), ds.drop_attrs())
-    assert float(back.test_accuracy[-1]) > 0.8
+    assert float(back.test_accuracy[-1]) > 0.7  # three blobs: chance is 1/3
 
 
 @pytest.mark.parametrize("model", ["sp-core", "bp", "ff"])
@@ -74,6 +74,8 @@ class _DivergesInEpochTwo:
 
     loss_names = ("layer1",)
     readouts = ("only",)
+    activity_units = "1"
+    target = "numpy"
 
     def __init__(self, n_batches_per_epoch):
         self.w = np.zeros(2)
@@ -97,7 +99,7 @@ class _DivergesInEpochTwo:
     def load_state_dict(self, state):
         self.w[...] = state["layer1.W"]
 
-    def set_learning_rate(self, lr):
+    def set_schedule_factor(self, factor):
         pass
 
 

@@ -12,7 +12,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from neurosig.plotting import STYLE, _axes
+from neurosig.plotting import STYLE, figure_axes
 
 
 def _label(da: xr.DataArray) -> str:
@@ -69,7 +69,7 @@ def accuracy_by_condition(
         raise ValueError(f"x = {x!r}, hue = {hue!r}: name the swept fields {fields}")
     da = da.transpose(x, *([hue] if hue else []), "seed") * 100
     hues = list(da[hue].values) if hue else [None]
-    fig, ax = _axes(ax)
+    fig, ax = figure_axes(ax)
     with plt.style.context(STYLE):
         width = 0.8 / len(hues)
         positions = np.arange(da.sizes[x])

@@ -1,0 +1,89 @@
+"""What a model can do: :class:`typing.Protocol` classes, checked with ``isinstance``.
+
+Every model family implements :class:`TrainableModel`. The other protocols are capabilities that
+some families have; code that needs one asks ``isinstance(model, RecordsSpikes)`` (never
+``hasattr``), so a capability is a declared interface that a type checker and a reader can see.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class TrainableModel(Protocol):
+    """What :func:`neurosig.train.train` needs from a model.
+
+    ``loss_names`` are the names of the separately optimised parts (one per layer for local
+    rules, e.g. ``("signal", "layer1", "layer2", "readout")``), in the order ``train_batch``
+    reports their losses. ``readouts`` name the readouts; the first one is the primary.
+    ``activity_units`` is the unit of :meth:`hidden_activity` (``"1"`` for rates of a rate
+    network, ``"Hz"`` for firing rates); ``target`` is the simulator it runs on.
+    """
+
+    loss_names: tuple[str, ...]
+    readouts: tuple[str, ...]
+    activity_units: str
+    target: str
+
+    def train_batch(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, float]:
+        """One update on a mini-batch; returns the loss of each part."""
+
+    def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Predicted labels of every readout, keyed by readout name."""
+
+    def hidden_activity(self, x: np.ndarray) -> list[np.ndarray]:
+        """Data-stream activity of each hidden layer (evaluation mode)."""
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All learned parameters as named arrays."""
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore parameters written by ``state_dict``."""
+
+    def set_schedule_factor(self, factor: float) -> None:
+        """Scale every learning rate of the model (``lr``, ``readout_lr`` ...) by ``factor``.
+
+        The trainer's learning-rate schedule calls this once per epoch; ``factor = 1`` gives
+        the rates of the configuration.
+        """
+
+
+@runtime_checkable
+class RecordsSpikes(Protocol):
+    """A spiking model that can record spike trains and membrane traces of presented samples."""
+
+    def recordings(self, x: np.ndarray) -> Any:
+        """Spikes and traces of every hidden layer while ``x`` is presented (evaluation mode),
+        as a :class:`neurosig.results.Recordings`."""
+
+
+@runtime_checkable
+class BrianNetworkModel(Protocol):
+    """A model simulated by Brian2: its network can be built (never run) for the audit."""
+
+    def build_network(self) -> dict[str, Any]:
+        """The Brian2 objects of the network, built in the current device and scope."""
+
+    def layer_of(self) -> dict[str, float]:
+        """Layer index of every NeuronGroup (0 = the input layer)."""
+
+
+@runtime_checkable
+class DeclaresUpdateReads(Protocol):
+    """A numpy model that declares what each of its updates reads (for the locality audit).
+
+    ``presentation_phases`` is the number of passes one update needs (1: one forward pass; 2:
+    e.g. a forward pass, then the pass that sends the error back) and ``phases_reason`` says
+    what they are, for the audit's temporal row.
+    """
+
+    presentation_phases: int
+    phases_reason: str
+
+    def update_reads(self) -> tuple[Any, ...]:
+        """One entry per parameter block: the quantities its update reads."""
