@@ -54,7 +54,10 @@ __all__ = [
     "lifetime_sparseness",
     "lv",
     "noise_correlations",
+    "poisson_cv",
     "population_sparseness",
+    "regular_trains",
+    "uniform_rate_trains",
     "rate_distribution",
     "repeat_counts",
     "signal_correlations",
@@ -247,6 +250,63 @@ def spike_trains_from_result(ds: xr.Dataset, layer: int, initial: bool = False) 
     )
     trains.attrs.update(layer=layer, initial=int(initial))
     return trains
+
+
+def regular_trains(
+    trains: SpikeTrains, rng: np.random.Generator | int | None = None
+) -> SpikeTrains:
+    """The control of irregularity: each train's spikes evenly spaced, at a random phase.
+
+    Every (trial, unit) keeps its spike count, so rates are unchanged, but its intervals are all
+    ``duration / n``: ISI CV, CV2 and Lv are 0.
+
+    Examples
+    --------
+    >>> trains = spike_trains([0, 0, 0], [0, 0, 0], [0.01, 0.02, 0.09], 1, 1, duration=0.1)
+    >>> float(isi_cv(regular_trains(trains, rng=0))[0, 0])
+    0.0
+    """
+    rng = np.random.default_rng(0 if rng is None else rng)
+    _, _, n_spikes = _intervals(trains)
+    key = np.repeat(np.arange(n_spikes.size), n_spikes)
+    rank = np.arange(key.size) - np.repeat(np.cumsum(n_spikes) - n_spikes, n_spikes)
+    step = trains.attrs["duration"] / np.maximum(n_spikes, 1)
+    time = (rank + rng.uniform(0, 1, n_spikes.size)[key]) * step[key]
+    n_units = trains.attrs["n_units"]
+    out = spike_trains(
+        key // n_units, key % n_units, np.minimum(time, np.nextafter(trains.attrs["duration"], 0)),
+        trains.attrs["n_trials"], n_units, trains.attrs["duration"],
+    )  # fmt: skip
+    out.attrs.update({k: v for k, v in trains.attrs.items() if k not in out.attrs})
+    return out
+
+
+def uniform_rate_trains(
+    trains: SpikeTrains, rng: np.random.Generator | int | None = None
+) -> SpikeTrains:
+    """The control of the rate distribution: independent Poisson trains, all at one mean rate.
+
+    Every unit of every trial fires a homogeneous Poisson train at the mean rate of ``trains``
+    (total spikes / trains / duration): the same spike budget with no heterogeneity between
+    units, no stimulus selectivity and no correlations.
+
+    Examples
+    --------
+    >>> trains = spike_trains([0] * 4, [0] * 4, [0.1, 0.2, 0.3, 0.4], 1, 2, duration=1.0)
+    >>> uniform_rate_trains(trains, rng=0).attrs["n_units"]
+    2
+    """
+    rng = np.random.default_rng(0 if rng is None else rng)
+    n_trials, n_units = trains.attrs["n_trials"], trains.attrs["n_units"]
+    mean_count = trains.sizes["spike"] / (n_trials * n_units)
+    counts = rng.poisson(mean_count, n_trials * n_units)
+    key = np.repeat(np.arange(counts.size), counts)
+    out = spike_trains(
+        key // n_units, key % n_units, rng.uniform(0, trains.attrs["duration"], key.size),
+        n_trials, n_units, trains.attrs["duration"],
+    )  # fmt: skip
+    out.attrs.update({k: v for k, v in trains.attrs.items() if k not in out.attrs})
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,7 +545,40 @@ def _check_min_spikes(min_spikes: int) -> None:
         raise ValueError(f"min_spikes = {min_spikes}: needs at least 3 (two intervals)")
 
 
-def isi_cv(trains: SpikeTrains, min_spikes: int = 3) -> xr.DataArray:
+def poisson_cv(n_spikes: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Expected ISI CV (ddof = 0) of a Poisson train that has ``n_spikes`` spikes in its window.
+
+    Given its count, a Poisson train's spike times are independent and uniform in the window, so
+    the expected CV of its ``n - 1`` intervals depends on ``n`` only (not on the rate or the
+    window): about 0.5 for 3 spikes, 0.86 for 10, 0.99 for 200. It is estimated once per ``n``
+    by Monte Carlo (fixed seed; standard error <= 0.004) and is NaN below 3 spikes. Dividing a
+    train's CV by it gives the rate-corrected CV of :func:`isi_cv` (``corrected=True``).
+
+    Examples
+    --------
+    >>> np.round(poisson_cv([2, 3, 10, 200]), 1).tolist()
+    [nan, 0.5, 0.9, 1.0]
+    """
+    n = np.asarray(n_spikes, dtype=np.int64)
+    out = np.full(n.shape, np.nan)
+    for value in np.unique(n[n >= 3]):
+        out[n == value] = _poisson_cv_of(int(value))
+    return out
+
+
+_POISSON_CV: dict[int, float] = {}
+
+
+def _poisson_cv_of(n: int) -> float:
+    if n not in _POISSON_CV:
+        draws = max(4000, 400_000 // n)
+        rng = np.random.default_rng(n)
+        isi = np.diff(np.sort(rng.uniform(size=(draws, n)), axis=1), axis=1)
+        _POISSON_CV[n] = float(np.mean(isi.std(axis=1) / isi.mean(axis=1)))
+    return _POISSON_CV[n]
+
+
+def isi_cv(trains: SpikeTrains, min_spikes: int = 3, *, corrected: bool = False) -> xr.DataArray:
     r"""Coefficient of variation of the inter-spike intervals of every train.
 
     .. math:: CV = \frac{\sqrt{\frac{1}{n}\sum_i (I_i - \bar I)^2}}{\bar I}
@@ -498,6 +591,11 @@ def isi_cv(trains: SpikeTrains, min_spikes: int = 3) -> xr.DataArray:
     trains : SpikeTrains
     min_spikes : int
         Trains with fewer spikes get NaN (at least 3: two intervals).
+    corrected : bool
+        Divide each train's CV by :func:`poisson_cv` of its spike count: the rate-corrected CV,
+        whose mean is 1 for Poisson trains of any length (the plain CV of a Poisson train reads
+        0.5-0.85 with 3-10 spikes: the window cuts off the long intervals) and 0 for regular
+        trains. The report card uses it.
 
     Returns
     -------
@@ -509,7 +607,8 @@ def isi_cv(trains: SpikeTrains, min_spikes: int = 3) -> xr.DataArray:
     The standard deviation is the population one (ddof = 0), as in ``elephant.statistics.cv``
     (``scipy.stats.variation``), so both agree on the same intervals. Pass Elephant the
     intervals (``elephant.statistics.isi``), not the spike times: its ``cv`` of spike times is
-    the spread of the times, not of the intervals. With few ISIs per train the CV is biased low.
+    the spread of the times, not of the intervals. With few ISIs per train the plain CV is
+    biased low (see ``corrected``).
 
     References
     ----------
@@ -530,7 +629,11 @@ def isi_cv(trains: SpikeTrains, min_spikes: int = 3) -> xr.DataArray:
         # two-pass variance: the sum-of-squares shortcut loses digits for regular trains
         var = np.bincount(key, (isi - mean[key]) ** 2, minlength=n_spikes.size) / n_isi
         cv = np.sqrt(var) / mean
-    return _per_train(trains, cv, n_spikes, min_spikes, "isi_cv", "ISI coefficient of variation")
+    long_name = "ISI coefficient of variation"
+    if corrected:
+        cv = cv / poisson_cv(n_spikes)
+        long_name += ", rate-corrected (divided by a Poisson train's expected CV)"
+    return _per_train(trains, cv, n_spikes, min_spikes, "isi_cv", long_name)
 
 
 def _local_ratios(trains: SpikeTrains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1327,6 +1430,15 @@ class Statistic:
         ``"ok"``, ``"not applicable"`` or ``"flag"`` (a value that is not a measurement).
     note : str
         Why a row is not applicable or flagged, or how it was computed.
+    control : float
+        The same statistic measured on the row's control (``control_kind``): data that keep
+        what the statistic should not depend on and destroy what it measures (NaN: none).
+    control_kind : str
+        What the control is (e.g. "regular trains with the same spike counts").
+    null : float
+        For statistics that must exceed an independent null (Fano factor: Poisson; noise
+        correlation: trial-shuffled counts), the 97.5 % quantile of the null distribution of
+        the statistic; the value must lie above it to be scored in range (NaN: no such test).
     """
 
     name: str
@@ -1337,6 +1449,9 @@ class Statistic:
     units: str
     status: str
     note: str = ""
+    control: float = math.nan
+    control_kind: str = ""
+    null: float = math.nan
 
     def __post_init__(self) -> None:
         if self.status not in ("ok", "not applicable", "flag"):
@@ -1359,6 +1474,14 @@ SPIKE_STATISTICS = (
 )
 _UNITS = {"median_rate": "Hz"}
 _WINDOWS = {"100ms": 0.1, "1s": 1.0}
+N_NULL = 200  # draws of the independent nulls of the Fano factor and the noise correlation
+UNIFORM_RATE_CONTROL = "independent Poisson trains, every unit at the layer's mean rate"
+REGULAR_CONTROL = "regular trains with the same spike counts (evenly spaced)"
+POISSON_COUNT_CONTROL = "independent Poisson counts with the same mean per stimulus and unit"
+SHUFFLE_CONTROL = "trial-shuffled counts (repeats permuted independently per unit)"
+INDEPENDENT_RESPONSE_CONTROL = (
+    "independent responses at each unit's mean (Poisson counts; exponential for rates)"
+)
 
 
 def _not_applicable(name: str, note: str) -> Statistic:
@@ -1386,6 +1509,48 @@ def _row(
     return Statistic(name, value, low, high, n, _UNITS.get(name, "1"), status, note)
 
 
+def _with_control(stat: Statistic, control: float, kind: str, null: float = math.nan) -> Statistic:
+    return Statistic(
+        stat.name, stat.value, stat.low, stat.high, stat.n, stat.units, stat.status, stat.note,
+        float(control), kind, float(null),
+    )  # fmt: skip
+
+
+def _mean_fano(counts: np.ndarray) -> float:
+    """Mean over units of the per-condition Fano factors of counts (repeat, condition, unit)."""
+    with _quiet():
+        mean = counts.mean(axis=0)
+        ff = np.where(mean > 0, counts.var(axis=0, ddof=1) / mean, np.nan)
+        return float(np.nanmean(np.nanmean(ff, axis=0)))
+
+
+def _mean_noise_correlation(counts: np.ndarray) -> float:
+    r, _, _ = _noise_matrix(xr.DataArray(counts, dims=("repeat", "condition", "unit")),
+                            "repeat", "unit")  # fmt: skip
+    with _quiet():
+        return float(np.nanmean(r))
+
+
+def _variability_nulls(counts: xr.DataArray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Null distributions of the mean Fano factor and the mean noise correlation.
+
+    Fano factor: independent Poisson counts with the same mean per (stimulus, window, unit)
+    (a Fano factor of 1 up to sampling). Noise correlation: the repeats of every unit
+    permuted independently within each stimulus and window, which keeps every unit's counts
+    and removes shared trial-to-trial variability (r = 0 up to sampling).
+    """
+    rng = np.random.default_rng(seed)
+    c = counts.transpose("repeat", ..., "unit").values.astype(float)
+    c = c.reshape(c.shape[0], -1, c.shape[-1])
+    mean = c.mean(axis=0)
+    fano = [_mean_fano(rng.poisson(mean, c.shape).astype(float)) for _ in range(N_NULL)]
+    corr = []
+    for _ in range(N_NULL // 4):
+        order = np.argsort(rng.uniform(size=c.shape), axis=0)
+        corr.append(_mean_noise_correlation(np.take_along_axis(c, order, axis=0)))
+    return {"fano": np.array(fano), "corr": np.array(corr)}
+
+
 def _variability_rows(trials: SpikeTrains | None) -> dict[str, Statistic]:
     out: dict[str, Statistic] = {}
     for label, window in _WINDOWS.items():
@@ -1411,30 +1576,140 @@ def _variability_rows(trials: SpikeTrains | None) -> dict[str, Statistic]:
         r, kept, excluded = _noise_matrix(counts, "repeat", "unit")
         if status == "flag":
             out[corr] = Statistic(corr, math.nan, math.nan, math.nan, 0, "1", status, note)
+            continue
+        note = f"{excluded} units without variance excluded" if excluded else ""
+        # rows of the pair matrix: resampling them resamples one unit of every pair
+        out[corr] = _row(corr, r, np.nanmean, note, empty_note="fewer than 2 varying units")
+        null = _variability_nulls(counts)
+        for key, kind, draws in ((fano, POISSON_COUNT_CONTROL, null["fano"]),
+                                 (corr, SHUFFLE_CONTROL, null["corr"])):  # fmt: skip
+            if out[key].status == "ok" and np.isfinite(draws).any():
+                out[key] = _with_control(
+                    out[key], np.nanmedian(draws), kind, np.nanquantile(draws, 0.975)
+                )
+    return out
+
+
+def _rate_rows(trains: SpikeTrains) -> dict[str, Statistic]:
+    """Rate-distribution rows of spike trains (no controls)."""
+    rates = firing_rates(trains).transpose("unit", "trial").values  # rows = units
+    unit_rates = rates.mean(axis=1)
+    dist = rate_distribution(unit_rates)
+    out = {"median_rate": _row("median_rate", unit_rates, np.nanmedian)}
+    out["fraction_silent"] = _row(
+        "fraction_silent", unit_rates, lambda r: np.mean(r == 0), "units silent to every sample"
+    )
+    out["fraction_above_20hz"] = _row(
+        "fraction_above_20hz", rates, lambda r: np.mean(r > 20), "per (sample, unit)"
+    )
+    nonzero = unit_rates[unit_rates > 0]
+    out["lognormal_sigma"] = _row(
+        "lognormal_sigma",
+        nonzero,
+        lambda r: np.std(np.log(r)) if np.unique(r).size > 1 else np.nan,
+        f"log-normal fit of the non-zero unit rates; KS p = {float(dist.ks_pvalue):.3g}",
+        empty_note="fewer than 2 distinct non-zero rates",
+    )
+    return out
+
+
+def _irregularity_rows(trains: SpikeTrains) -> dict[str, Statistic]:
+    few = f"trains of {trains.attrs['duration'] * 1e3:g} ms with >= 3 spikes"
+    out = {}
+    for name, func in (("isi_cv", _corrected_cv), ("cv2", cv2), ("lv", lv)):
+        values = func(trains).transpose("unit", "trial").values
+        note = few + ("; CV / a Poisson train's expected CV at the same count"
+                      if name == "isi_cv" else "")  # fmt: skip
+        out[name] = _row(name, values, np.nanmean, note, empty_note=f"no {few}")
+    return out
+
+
+def _corrected_cv(trains: SpikeTrains) -> xr.DataArray:
+    return isi_cv(trains, corrected=True)
+
+
+def _spike_rows(trains: SpikeTrains, trials: SpikeTrains | None) -> dict[str, Statistic]:
+    """Every spike-based row of one layer's trains, each with its control."""
+    out = _rate_rows(trains)
+    uniform = _rate_rows(uniform_rate_trains(trains))
+    for name in ("fraction_silent", "fraction_above_20hz", "lognormal_sigma"):
+        out[name] = _with_control(out[name], uniform[name].value, UNIFORM_RATE_CONTROL)
+    out["median_rate"] = _with_control(
+        out["median_rate"], math.nan, "none: a rate level has no shuffle null (see untrained)"
+    )
+    irregular = _irregularity_rows(trains)
+    regular = _irregularity_rows(regular_trains(trains))
+    for name, stat in irregular.items():
+        out[name] = _with_control(stat, regular[name].value, REGULAR_CONTROL)
+    out.update(_variability_rows(trials))
+    spikes = spikes_per_inference(spike_counts(trains)).values
+    out["spikes_per_inference"] = _with_control(
+        _row("spikes_per_inference", spikes, np.mean, "spikes of the layer per recorded sample"),
+        math.nan, "none: no literature range",
+    )  # fmt: skip
+    return out
+
+
+def _independent_responses(activity: xr.DataArray, duration: float | None) -> xr.DataArray:
+    """Each unit's responses redrawn independently at its mean: Poisson counts / duration for a
+    spiking layer (``duration`` in s), exponential for a rate layer."""
+    rng = np.random.default_rng(0)
+    mean = activity.mean("sample").values
+    shape = (activity.sizes["sample"], mean.size)
+    if duration is None:
+        values = rng.exponential(1.0, shape) * mean
+    else:
+        values = rng.poisson(mean * duration, shape) / duration
+    return xr.DataArray(values, dims=("sample", "unit"))
+
+
+def _sparseness_rows(activity: xr.DataArray | None, duration: float | None) -> dict:
+    out: dict[str, Statistic] = {}
+    for name, func, axis_name in (
+        ("lifetime_sparseness", lifetime_sparseness, "unit"),
+        ("population_sparseness", population_sparseness, "sample"),
+    ):
+        if activity is None or "sample" not in activity.dims or activity.sizes["sample"] < 2:
+            out[name] = _not_applicable(name, "needs recorded activity of >= 2 samples")
+        elif (activity < 0).any():
+            out[name] = _not_applicable(name, "activity has negative values: not a rate")
         else:
-            note = f"{excluded} units without variance excluded" if excluded else ""
-            # rows of the pair matrix: resampling them resamples one unit of every pair
-            out[corr] = _row(corr, r, np.nanmean, note, empty_note="fewer than 2 varying units")
+            s = func(activity, "sample").values
+            row = _row(name, s, np.nanmean, f"Vinje-Gallant S, CI over {axis_name}s")
+            unit_dim = next(d for d in activity.dims if d != "sample")
+            control = func(
+                _independent_responses(activity.rename({unit_dim: "unit"}), duration), "sample"
+            )
+            with _quiet():
+                out[name] = _with_control(
+                    row, float(np.nanmean(control.values)), INDEPENDENT_RESPONSE_CONTROL
+                )
     return out
 
 
 def summarise_layer(
-    ds: xr.Dataset, layer: int, trials: SpikeTrains | None = None
+    ds: xr.Dataset, layer: int, trials: SpikeTrains | None = None, *, initial: bool = False
 ) -> dict[str, Statistic]:
     """Activity statistics of one hidden layer of a Result, for the plausibility report card.
 
     Every row is a :class:`Statistic` with a percentile bootstrap CI (:func:`bootstrap_ci`)
     over units (rates, irregularity, variability, lifetime sparseness) or stimuli (population
-    sparseness, spikes per inference):
+    sparseness, spikes per inference), and the same statistic on its control:
 
     * ``median_rate``, ``fraction_silent``, ``lognormal_sigma``: of the units' rates averaged
-      over the recorded samples; ``fraction_above_20hz`` of the (sample, unit) rates;
-    * ``isi_cv``, ``cv2``, ``lv``: mean over the (sample, unit) trains with >= 3 spikes;
+      over the recorded samples; ``fraction_above_20hz`` of the (sample, unit) rates. Control
+      (not for the median): :func:`uniform_rate_trains`, the same spike budget spread evenly;
+    * ``isi_cv`` (rate-corrected, :func:`isi_cv` with ``corrected=True``), ``cv2``, ``lv``:
+      mean over the (sample, unit) trains with >= 3 spikes. All three read 1 for Poisson
+      trains of any length. Control: :func:`regular_trains` (0);
     * ``fano_factor_{100ms,1s}``, ``noise_correlation_{100ms,1s}``: mean over units and
       windows of repeated ``trials`` (:func:`repeat_counts`); "not applicable" without them or
-      when the trials are shorter than the window, "flag" when the repeats are identical;
+      when the trials are shorter than the window, "flag" when the repeats are identical.
+      Control and ``null``: independent Poisson counts with the same means (Fano factor),
+      trial-shuffled counts (noise correlation);
     * ``lifetime_sparseness``, ``population_sparseness``: mean Vinje-Gallant ``S`` of the
-      layer's recorded activity (spiking and rate networks alike);
+      layer's recorded activity (spiking and rate networks alike). Control: every unit's
+      responses redrawn independently at its mean (Poisson counts; exponential for rates);
     * ``spikes_per_inference``: mean spikes of the layer per recorded sample.
 
     For a Result without spikes (rate or numpy networks) every spike-based row is
@@ -1448,6 +1723,8 @@ def summarise_layer(
         Hidden layer, 1-based.
     trials : SpikeTrains, optional
         Repeated presentations of this layer (attrs ``n_repeats``), stimulus-major.
+    initial : bool
+        Summarise the recording made before training (the untrained network).
 
     Returns
     -------
@@ -1460,48 +1737,16 @@ def summarise_layer(
     >>> card["median_rate"].value  # doctest: +SKIP
     """
     out: dict[str, Statistic] = {}
-    if not results.has_spikes(ds, layer):
+    duration = None
+    if not results.has_spikes(ds, layer, initial=initial):
+        note = RATE_NOTE if not results.has_spikes(ds, layer) else "no recording before training"
         for name in SPIKE_STATISTICS:
-            out[name] = _not_applicable(name, RATE_NOTE)
+            out[name] = _not_applicable(name, note)
     else:
-        trains = spike_trains_from_result(ds, layer)
-        rates = firing_rates(trains).transpose("unit", "trial").values  # rows = units
-        unit_rates = rates.mean(axis=1)
-        dist = rate_distribution(unit_rates)
-        out["median_rate"] = _row("median_rate", unit_rates, np.nanmedian)
-        out["fraction_silent"] = _row(
-            "fraction_silent", unit_rates, lambda r: np.mean(r == 0), "units silent to every sample"
-        )
-        out["fraction_above_20hz"] = _row(
-            "fraction_above_20hz", rates, lambda r: np.mean(r > 20), "per (sample, unit)"
-        )
-        nonzero = unit_rates[unit_rates > 0]
-        out["lognormal_sigma"] = _row(
-            "lognormal_sigma",
-            nonzero,
-            lambda r: np.std(np.log(r)) if np.unique(r).size > 1 else np.nan,
-            f"log-normal fit of the non-zero unit rates; KS p = {float(dist.ks_pvalue):.3g}",
-            empty_note="fewer than 2 distinct non-zero rates",
-        )
-        few = f"trains of {trains.attrs['duration'] * 1e3:g} ms with >= 3 spikes"
-        for name, func in (("isi_cv", isi_cv), ("cv2", cv2), ("lv", lv)):
-            values = func(trains).transpose("unit", "trial").values
-            out[name] = _row(name, values, np.nanmean, few, empty_note=f"no {few}")
-        out.update(_variability_rows(trials))
-        spikes = spikes_per_inference(spike_counts(trains)).values
-        out["spikes_per_inference"] = _row(
-            "spikes_per_inference", spikes, np.mean, "spikes of the layer per recorded sample"
-        )
-    activity = results.activity(ds, layer) if results.has_activity(ds, layer) else None
-    for name, func, axis_name in (
-        ("lifetime_sparseness", lifetime_sparseness, "unit"),
-        ("population_sparseness", population_sparseness, "sample"),
-    ):
-        if activity is None or "sample" not in activity.dims or activity.sizes["sample"] < 2:
-            out[name] = _not_applicable(name, "needs recorded activity of >= 2 samples")
-        elif (activity < 0).any():
-            out[name] = _not_applicable(name, "activity has negative values: not a rate")
-        else:
-            s = func(activity, "sample").values
-            out[name] = _row(name, s, np.nanmean, f"Vinje-Gallant S, CI over {axis_name}s")
+        trains = spike_trains_from_result(ds, layer, initial=initial)
+        duration = trains.attrs["duration"]
+        out.update(_spike_rows(trains, trials))
+    has = results.has_activity(ds, layer, initial=initial)
+    activity = results.activity(ds, layer, initial=initial) if has else None
+    out.update(_sparseness_rows(activity, duration))
     return out

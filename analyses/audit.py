@@ -3,9 +3,10 @@
 Signal propagation claims two things about a network that a Brian2 script can silently break
 (criteria 11 and 12 of the plausibility card):
 
-* **forward-only**: information flows from earlier layers to later ones only. Every ``Synapses``
-  object must go from a layer to the same or a later layer, and a ``NeuronGroup`` may not read
-  a later layer's state through a linked variable.
+* **forward-only**: information flows from earlier layers to later ones only. The audit builds
+  the information-flow graph of every code block (which variable's value can reach which) and
+  fails on any path from a later layer's variable into an earlier layer's, on inputs that are
+  not declared, and on objects whose code it cannot read (the rules: ``docs/audit.md``).
 * **locality**: every plasticity update uses only what is available at the synapse (its own
   variables, the pre- and postsynaptic neurons' variables), shared scalars (learning rates,
   per-layer summaries) and global inputs (constants, ``TimedArray`` stimuli). Reading another
@@ -28,8 +29,10 @@ combines (definitions in :func:`audit_brian_network`).
 
 :func:`audit_model` audits any neurosig model: a Brian2 family (``rate``, ``lif``) from its
 network, built and never run; a numpy model (``sp-core``, ``bp``, ``fa``, ``dfa``, ``ff``,
-``random-features``) from its declaration of what each update reads (``update_reads()``, next
-to the model's code). ``neurosig audit MODEL_OR_TOML`` prints the table.
+``random-features``) by measurement: each other block and the label are poisoned on a copy
+of the model and the audit records which updates change
+(:mod:`neurosig.analyses.audit_measured`; the models' ``update_reads()`` declarations are
+checked against it). ``neurosig audit MODEL_OR_TOML`` prints the table.
 
 Example
 -------
@@ -40,33 +43,49 @@ Example
 from __future__ import annotations
 
 import gc
+import inspect
+import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
-from brian2 import Network, NeuronGroup, PoissonGroup, SpikeGeneratorGroup, Synapses
+from brian2 import (
+    Equations,
+    EventMonitor,
+    Network,
+    NeuronGroup,
+    PoissonGroup,
+    PoissonInput,
+    PopulationRateMonitor,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+)
 from brian2.core.functions import Function
 from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS, DEFAULT_UNITS
 from brian2.core.variables import Subexpression, Variable, VariableView
 from brian2.groups.group import CodeRunner
 from brian2.groups.neurongroup import Resetter, StateUpdater, Thresholder
 from brian2.groups.subgroup import Subgroup
+from brian2.input.binomial import BinomialFunction
 from brian2.input.timedarray import TimedArray
 from brian2.parsing.statements import parse_statement
 from brian2.synapses.synapses import SummedVariableUpdater, SynapticPathway
 from brian2.utils.stringtools import get_identifiers
 
-from neurosig.protocols import BrianNetworkModel, DeclaresUpdateReads
+from neurosig.protocols import BrianNetworkModel, DeclaresStimuli, MeasurableUpdates
 
-__all__ = ["AuditReport", "AuditRow", "audit_brian_network", "audit_model"]
+__all__ = ["AuditReport", "AuditRow", "DeclaresStimuli", "audit_brian_network", "audit_model"]
 
 FORWARD = "forward-only"
 LOCALITY = "locality"
 TEMPORAL = "temporal"
+LABEL_PATH = "label path"
 
 # Groups of neurons that can be the end of a synapse and therefore need a layer.
 _NEURON_LIKE = (NeuronGroup, PoissonGroup, SpikeGeneratorGroup)
@@ -89,7 +108,7 @@ _ALLOWED = (
     "constants",
     "builtins",
 )
-_FORBIDDEN = ("weight transport", "non-local", "unresolved")
+_FORBIDDEN = ("weight transport", "non-local", "unknown origin", "unresolved")
 
 
 @dataclass(frozen=True)
@@ -143,11 +162,16 @@ class AuditReport:
         Longest interval, in seconds, between the factors that one weight update combines
         (see :func:`audit_brian_network`); ``nan`` for discrete-time (numpy) models, where
         it does not apply.
+    label_direct_layers : tuple of float
+        Layers (>= 1) that read the label directly rather than through the forward stream
+        (the ``"label path"`` row); empty when no label is declared. Informative: it does
+        not change :attr:`forward_only` or :attr:`ok` (see ``docs/audit.md``).
     """
 
     rows: tuple[AuditRow, ...]
     phases: int = 1
     longest_interval: float = float("nan")
+    label_direct_layers: tuple[float, ...] = ()
 
     @property
     def forward_only(self) -> bool:
@@ -200,6 +224,8 @@ def audit_brian_network(
     *,
     run_namespace: Mapping[str, object] | None = None,
     presentation: float | None = None,
+    stimuli: Mapping[str, float] | None = None,
+    label: Iterable[str] = (),
 ) -> AuditReport:
     """Check that a Brian2 network is forward-only and that its plasticity is local.
 
@@ -223,6 +249,16 @@ def audit_brian_network(
     presentation : float, optional
         How long one stimulus (one phase) is shown, in seconds. By default it is derived
         from the network (see Notes).
+    stimuli : mapping of str to float, optional
+        The declared inputs: the layer at which each enters (0 for data and label), by
+        namespace name or object name: ``TimedArray`` tables, arrays in a namespace, Python
+        functions and ``SpikeGeneratorGroup`` objects. Only declared inputs are trusted; an
+        undeclared one fails forward-only as "unknown origin". A declared input entering at
+        layer ``k`` may be read by layers ``>= k`` only.
+    label : iterable of str, optional
+        The names of the inputs (stimuli) and groups that carry the label; adds a
+        ``"label path"`` row (where the label enters, which layers >= 1 read it directly)
+        and :attr:`AuditReport.label_direct_layers`. The row informs and never fails.
 
     Returns
     -------
@@ -230,10 +266,18 @@ def audit_brian_network(
         One forward-only row per neuron group and per ``Synapses``; one locality row per
         ``Synapses`` code block that writes a synaptic variable (a plasticity update) and
         per neuron-group code block (equations, reset, ``run_regularly``); one temporal row
-        per weight update and a summary row, with ``phases`` and ``longest_interval``.
+        per weight update and a summary row, with ``phases`` and ``longest_interval``. Objects
+        the audit cannot analyse and code runners with findings get forward-only rows of
+        their own; a declared label adds a ``"label path"`` row.
 
     Notes
     -----
+    Forward-only is the rule that information flows only from a layer to the same or a later
+    layer, checked on the information-flow graph of every code block (``docs/audit.md``):
+    any path from a variable of layer ``j`` into a variable of layer ``i < j`` fails, with
+    the path in the row. Objects the audit cannot read (a ``NetworkOperation``, a subclass of
+    a Brian2 class, any other Python object, a Python function that closes over state) fail.
+
     Temporal locality is derived from the clocks and code of the built network; nothing is
     declared by the model.
 
@@ -265,10 +309,16 @@ def audit_brian_network(
       rate, not part of the structure.
     * ``longest_interval`` is the largest interval over the weight updates, in seconds.
     """
-    auditor = _Auditor(_flatten(objects), layer_of, run_namespace or {})
+    auditor = _Auditor(
+        _flatten(objects), layer_of, run_namespace or {}, stimuli or {}, tuple(label)
+    )
     temporal_rows, phases, longest = auditor.temporal_rows(presentation)
-    rows = auditor.forward_rows() + auditor.locality_rows() + temporal_rows
-    return AuditReport(tuple(rows), phases, longest)
+    rows = auditor.forward_rows() + auditor.locality_rows()
+    direct: tuple[float, ...] = ()
+    if auditor.label:
+        label_row, direct = auditor.label_row()
+        rows.append(label_row)
+    return AuditReport(tuple(rows + temporal_rows), phases, longest, direct)
 
 
 # (input features, classes) of the data sets whose shape is fixed: building a model for the
@@ -293,12 +343,14 @@ def audit_model(model_or_experiment: Any) -> AuditReport:
         For a Brian2 model (a :class:`~neurosig.protocols.BrianNetworkModel`): the audit of its
         objects, built under the runtime device and never run (:func:`audit_brian_network`;
         everything is derived from the network). For a numpy model (a
-        :class:`~neurosig.protocols.DeclaresUpdateReads`): rows from the model's declarations
-        of what each update reads; the forward-only row of an update fails when a read arrives
-        along a pathway from a later layer ("feedback pathway"), the locality row when it reads
-        another layer's weights ("weight transport") or something non-local; ``phases`` is
-        declared by the model (``presentation_phases``) and ``longest_interval`` is ``nan``
-        (discrete time).
+        :class:`~neurosig.protocols.MeasurableUpdates`): the reads of every update MEASURED by
+        poisoning each other block and the label on a copy of the model
+        (:func:`neurosig.analyses.audit_measured.measured_report`); the forward-only row of an
+        update fails when it changes with a later layer, the locality row when it reads
+        another layer's weights ("weight transport") or optimiser state; a "declaration" row
+        fails when ``update_reads()`` disagrees with the measurement; ``phases`` is declared
+        by the model (``presentation_phases``) and ``longest_interval`` is ``nan`` (discrete
+        time).
 
     Raises
     ------
@@ -322,8 +374,11 @@ def audit_model(model_or_experiment: Any) -> AuditReport:
     model = model_or_experiment
     if isinstance(model, Experiment):
         model = _build_untrained(model)
-    if isinstance(model, DeclaresUpdateReads):
-        return _declared_report(model)
+    if isinstance(model, MeasurableUpdates):
+        # local import: audit_measured builds its rows with this module's AuditRow/AuditReport
+        from neurosig.analyses.audit_measured import measured_report
+
+        return measured_report(model)
     if isinstance(model, BrianNetworkModel):
         return _brian_model_report(model)
     raise TypeError(
@@ -362,56 +417,97 @@ def _brian_model_report(model: BrianNetworkModel) -> AuditReport:
         brian2.set_device("runtime")
         brian2.start_scope()
         objects = model.build_network()
-        report = audit_brian_network(objects.values(), model.layer_of())
+        stimuli: dict[str, float] = {}
+        label: tuple[str, ...] = ()
+        if isinstance(model, DeclaresStimuli):
+            stimuli, label = model.stimuli(), tuple(model.label_inputs())
+        report = audit_brian_network(
+            objects.values(), model.layer_of(), stimuli=stimuli, label=label
+        )
         del objects
         gc.collect()
     return report
 
 
-def _declared_report(model: DeclaresUpdateReads) -> AuditReport:
-    """Rows from a numpy model's ``update_reads()`` declarations."""
-    forward, locality = [], []
-    for entry in model.update_reads():
-        pathways = [read for read in entry.reads if read.pathway]
-        if pathways:
-            detail = "; ".join(f"{read.pathway}: {read.what}" for read in pathways)
-            row = AuditRow(FORWARD, entry.block, False, detail, problems=("feedback pathway",))
-        else:
-            row = AuditRow(FORWARD, entry.block, True, "reads nothing from a later layer")
-        forward.append(row)
-        kinds = {read.kind for read in entry.reads} - set(_ALLOWED) - set(_FORBIDDEN)
-        if kinds:
-            raise ValueError(f"{entry.block}: unknown kind(s) of read {sorted(kinds)}")
-        order = {kind: rank for rank, kind in enumerate(_FORBIDDEN + _ALLOWED)}
-        reads = sorted(entry.reads, key=lambda read: order[read.kind])
-        parts = [f"{read.kind}: {read.what}" for read in reads]
-        problems = tuple(kind for kind in _FORBIDDEN if any(r.kind == kind for r in entry.reads))
-        block = f"update of {entry.params} (declared)"
-        locality.append(
-            AuditRow(LOCALITY, entry.block, not problems, "; ".join(parts), block, problems)
-        )
-    phases = int(model.presentation_phases)
-    detail = (
-        f"phases: {phases} (declared: {model.phases_reason}); longest interval between "
-        "combined factors: not applicable (discrete time)"
-    )
-    rows = [*forward, *locality, AuditRow(TEMPORAL, "network", True, detail)]
-    return AuditReport(tuple(rows), phases, float("nan"))
-
-
-# ----------------------------------------------------------------------------------------
-# Collecting the objects
-# ----------------------------------------------------------------------------------------
-
-
 def _flatten(objects: Network | Iterable[object]) -> list[object]:
     """Objects of a network or an iterable, each once (by name: a runner may come twice)."""
     if isinstance(objects, Network):
-        objects = objects.objects
+        extra = [objects] if type(objects) is not Network or _patched_methods(objects) else []
+        objects = [*objects.objects, *extra]
     unique: dict[str, object] = {}
     for obj in objects:
         unique.setdefault(_name(obj), obj)
     return list(unique.values())
+
+
+def _flags(problems: list[str]) -> tuple[str, ...]:
+    """The categories of forward-only problems, for :attr:`AuditRow.problems`."""
+    flags = []
+    for problem in problems:
+        if problem == "feedback" or problem.endswith(": feedback"):
+            flags.append("feedback")
+        elif problem.startswith("backward flow") or "carries later information" in problem:
+            flags.append("backward flow")
+        elif problem.startswith("unknown origin"):
+            flags.append("unknown origin")
+        else:
+            flags.append("structure")
+    return tuple(dict.fromkeys(flags))
+
+
+# Objects the audit reads, by exact type: a subclass may run Python code of its own.
+_ANALYSED_TYPES = frozenset(
+    {
+        NeuronGroup,
+        PoissonGroup,
+        SpikeGeneratorGroup,
+        Synapses,
+        Subgroup,
+        StateMonitor,
+        SpikeMonitor,
+        EventMonitor,
+        PopulationRateMonitor,
+        PoissonInput,
+        CodeRunner,
+        StateUpdater,
+        Thresholder,
+        Resetter,
+        SynapticPathway,
+        SummedVariableUpdater,
+    }
+)
+# Objects other than groups and Synapses that move information (from a group to a record,
+# from noise to a group).
+_SINKS_AND_SOURCES = (StateMonitor, EventMonitor, PopulationRateMonitor, PoissonInput)
+
+
+def _unanalysable(obj: object) -> str | None:
+    """Why the audit cannot read what an object does; None if it can."""
+    kind = type(obj)
+    if kind not in _ANALYSED_TYPES:
+        return (
+            f"{kind.__name__} object: runs code the audit cannot analyse (it could move "
+            "any information); build the update as Brian2 code"
+        )
+    patched = _patched_methods(obj)
+    if patched:
+        return f"methods replaced on the instance ({', '.join(patched)}): cannot be analysed"
+    if kind is CodeRunner and getattr(obj, "group", None) is None:
+        return "code runner without a group: cannot be analysed"
+    for inner in getattr(obj, "contained_objects", []):
+        reason = _unanalysable(inner)
+        if reason:
+            return f"contains {_name(inner)}: {reason}"
+    return None
+
+
+def _unanalysable_rows(objects: list[object]) -> list[AuditRow]:
+    rows = []
+    for obj in objects:
+        reason = _unanalysable(obj)
+        if reason:
+            rows.append(AuditRow(FORWARD, _name(obj), False, reason, problems=("unanalysable",)))
+    return rows
 
 
 def _name(obj: object) -> str:
@@ -582,9 +678,16 @@ class _Auditor:
         objects: list[object],
         layer_of: Mapping[str, float],
         run_namespace: Mapping[str, object],
+        stimuli: Mapping[str, float],
+        label: tuple[str, ...],
     ) -> None:
         self.layer_of = layer_of
         self.run_namespace = run_namespace
+        self.stimuli = {name: float(layer) for name, layer in stimuli.items()}
+        self.label = label
+        self.unanalysable = _unanalysable_rows(objects)
+        failed = {row.obj for row in self.unanalysable}
+        objects = [obj for obj in objects if _name(obj) not in failed]
         self.groups = [obj for obj in objects if isinstance(obj, _NEURON_LIKE)]
         self.synapses = [obj for obj in objects if isinstance(obj, Synapses)]
         self.groups.sort(key=lambda g: (self._layer_key(g), g.name))
@@ -598,23 +701,71 @@ class _Auditor:
             for runner in getattr(group, "contained_objects", [])
         }
         self.loose_runners: dict[str, list[CodeRunner]] = {}
+        others = []
         for obj in objects:
-            if isinstance(obj, CodeRunner) and obj.name not in owned:
-                owner = getattr(obj, "group", None)
-                if owner is not None:
-                    self.loose_runners.setdefault(_name(owner), []).append(obj)
+            if type(obj) is CodeRunner and obj.name not in owned:
+                self.loose_runners.setdefault(_name(obj.group), []).append(obj)
+                others.append(obj)
+            elif isinstance(obj, _SINKS_AND_SOURCES):
+                others.append(obj)
+        self.analysed = [*self.groups, *self.synapses, *others]
+        self.flow = _Flow(self)
 
     # -- layers ------------------------------------------------------------------------
 
     def layer(self, group: object) -> float | None:
-        """Layer of a group, by its own name or its parent's; None if it has none."""
-        for candidate in (group, _base_group(group)):
+        """Layer of a group: its parent's if it is a subgroup of a listed group (variables
+        belong to the parent), else by its own name; None if it has none.
+
+        A ``Synapses`` object lives in the later of its two ends' layers.
+        """
+        for candidate in (_base_group(group), group):
             if _name(candidate) in self.layer_of:
                 return float(self.layer_of[_name(candidate)])
-        if isinstance(_base_group(group), Synapses):
-            # A Synapses object (owner of a linked variable) lives in its target's layer.
-            return self.layer(_base_group(group).target)
+        base = _base_group(group)
+        if isinstance(base, Synapses):
+            ends = [self.layer(base.source), self.layer(base.target)]
+            return None if None in ends else max(ends)
         return None
+
+    def home_layer(self, obj: object) -> float | None:
+        """Layer of the variables of ``obj`` (a group or a ``Synapses``), None for others:
+        a one-unit group not listed takes the layer of what feeds it."""
+        base = _base_group(obj)
+        if isinstance(base, (*_NEURON_LIKE, Synapses)):
+            return self.layer(base)
+        return None
+
+    def declared_layer(self, name: str, value: object) -> float | None:
+        """Layer at which a declared input enters (by namespace name or object name)."""
+        for candidate in (name, getattr(value, "name", None)):
+            if candidate in self.stimuli:
+                return self.stimuli[candidate]
+        return None
+
+    def variables_sharing_memory(self, array: object) -> list[Variable]:
+        """Variables of the network whose values are (views of) ``array``.
+
+        Only possible under the runtime device; standalone devices have no values before a
+        run, and a copy cannot be recognised.
+        """
+        found = []
+        owners = [
+            obj for obj in self.analysed if isinstance(obj, (*_NEURON_LIKE, Synapses, StateMonitor))
+        ]
+        for owner in owners:
+            for var_name, var in owner.variables.items():
+                if _is_builtin(var_name) or not _same(var.owner, owner):
+                    continue
+                if isinstance(var, Subexpression) or not hasattr(var, "get_value"):
+                    continue
+                try:
+                    stored = var.get_value()
+                except (NotImplementedError, TypeError):  # standalone device before a run
+                    return found
+                if isinstance(stored, np.ndarray) and np.shares_memory(stored, array):
+                    found.append(var)
+        return found
 
     def _layer_key(self, group: object) -> float:
         layer = self.layer(group)
@@ -628,15 +779,37 @@ class _Auditor:
     # -- forward-only ----------------------------------------------------------------------
 
     def forward_rows(self) -> list[AuditRow]:
-        rows = [self._group_forward_row(group) for group in self.groups]
-        rows += [self._synapses_forward_row(syn) for syn in self.synapses]
-        return rows
+        """One row per group and ``Synapses``, then rows for other objects with findings
+        (code runners, monitors) and for objects the audit cannot analyse."""
+        findings: dict[str, list[str]] = {}
+        for obj, detail in self.flow.backward_entries():
+            findings.setdefault(obj, []).append(detail)
+        for obj, reasons in self.flow.issues.items():
+            findings.setdefault(obj, []).extend(f"unknown origin: {r}" for r in reasons)
+        rows = [self._group_forward_row(group, findings) for group in self.groups]
+        rows += [self._synapses_forward_row(syn, findings) for syn in self.synapses]
+        named = {row.obj for row in rows}
+        for obj, details in sorted(findings.items()):
+            if obj not in named:
+                rows.append(
+                    AuditRow(FORWARD, obj, False, "; ".join(details), problems=_flags(details))
+                )
+        return rows + self.unanalysable
 
-    def _group_forward_row(self, group: object) -> AuditRow:
+    def _group_forward_row(self, group: object, findings: dict[str, list[str]]) -> AuditRow:
         layer = self.layer(group)
-        if layer is None:
-            return AuditRow(FORWARD, group.name, False, "not assigned to a layer")
         problems: list[str] = []
+        if layer is None and getattr(group, "N", 0) == 1:
+            detail = "one unit, not listed: takes the layer of what feeds it"
+        elif layer is None:
+            return AuditRow(FORWARD, group.name, False, "not assigned to a layer")
+        else:
+            detail = f"layer {layer:g}"
+        if (
+            isinstance(group, SpikeGeneratorGroup)
+            and self.declared_layer(group.name, group) is None
+        ):
+            problems.append("unknown origin: its spike times are an input; declare it in stimuli=")
         links: list[str] = []
         for name, var in group.variables.items():
             if _is_builtin(name) or _same(var.owner, group):
@@ -644,8 +817,9 @@ class _Auditor:
             source = f"{_name(var.owner)}.{var.name}"
             source_layer = self.layer(var.owner)
             if source_layer is None:
-                problems.append(f"{name} links to {source}, whose group has no layer")
-            elif source_layer > layer:
+                if getattr(_base_group(var.owner), "N", 0) != 1:
+                    problems.append(f"{name} links to {source}, whose group has no layer")
+            elif layer is not None and source_layer > layer:
                 problems.append(f"{name} links to {source} (layer {source_layer:g}): feedback")
             else:
                 links.append(f"{name} <- {source} (layer {source_layer:g})")
@@ -653,43 +827,101 @@ class _Auditor:
         for eq in equations.ordered if equations is not None else []:
             if "linked" in eq.flags and eq.varname not in group.variables:
                 problems.append(f"{eq.varname} is declared (linked) but never linked")
-        detail = f"layer {layer:g}"
+        problems += findings.get(group.name, [])
         if links:
             detail += "; links: " + ", ".join(links)
         if problems:
             detail += "; " + "; ".join(problems)
-        flags = ("feedback",) if any(p.endswith("feedback") for p in problems) else ()
-        return AuditRow(FORWARD, group.name, not problems, detail, problems=flags)
+        return AuditRow(FORWARD, group.name, not problems, detail, problems=_flags(problems))
 
-    def _synapses_forward_row(self, syn: Synapses) -> AuditRow:
+    def _synapses_forward_row(self, syn: Synapses, findings: dict[str, list[str]]) -> AuditRow:
         source_layer, target_layer = self.layer(syn.source), self.layer(syn.target)
         arrow = f"{self.describe(syn.source)} -> {self.describe(syn.target)}"
         missing = [
             _name(group)
             for group, layer in ((syn.source, source_layer), (syn.target, target_layer))
-            if layer is None
+            if layer is None and getattr(_base_group(group), "N", 0) != 1
         ]
         if missing:
             detail = f"{arrow}: {', '.join(missing)} not assigned to a layer"
             return AuditRow(FORWARD, syn.name, False, detail)
-        if source_layer > target_layer:
-            return AuditRow(FORWARD, syn.name, False, f"{arrow}: feedback", problems=("feedback",))
-        verdict = "same layer" if source_layer == target_layer else "forward"
-        problems = []
-        # A summed variable sends information into its target group; into an earlier layer
-        # (e.g. ``delta_pre = w*err_post (summed)``) that is a backward pass.
-        for summed_name, updater in syn.summed_updaters.items():
-            summed_layer = self.layer(updater.target)
-            if summed_layer is None or summed_layer < target_layer:
+        problems = list(findings.get(syn.name, []))
+        for end in (syn.source, syn.target):
+            listed = self.layer_of.get(_name(end))
+            if isinstance(end, Subgroup) and listed is not None and listed != self.layer(end):
                 problems.append(
-                    f"summed variable {summed_name} writes into "
-                    f"{self.describe(updater.target)}: backward flow"
+                    f"{_name(end)} is listed as layer {listed:g}, but its variables belong to "
+                    f"{self.describe(_base_group(end))}"
                 )
+        if None in (source_layer, target_layer):
+            verdict = "an end is a one-unit group not listed"
+        elif source_layer > target_layer:
+            verdict = "feedback"
+            problems.insert(0, "feedback")
+        else:
+            verdict = "same layer" if source_layer == target_layer else "forward"
+        # Its own variables (the weights) must not carry a later layer's information.
+        for name, var in sorted(syn.variables.items()):
+            key = (syn.name, name)
+            if not _is_builtin(name) and _same(var.owner, syn) and self.flow.violated(key):
+                problems.append(f"{name} carries later information: {self.flow.path(key)}")
         detail = f"{arrow}: {verdict}"
-        if problems:
-            detail += "; " + "; ".join(problems)
-        flags = ("backward flow",) if problems else ()
-        return AuditRow(FORWARD, syn.name, not problems, detail, problems=flags)
+        rest = [p for p in problems if p != "feedback"]
+        if rest:
+            detail += "; " + "; ".join(rest)
+        return AuditRow(FORWARD, syn.name, not problems, detail, problems=_flags(problems))
+
+    # -- label path ------------------------------------------------------------------------
+
+    def label_row(self) -> tuple[AuditRow, tuple[float, ...]]:
+        """Where the declared label enters and which layers (>= 1) read it directly.
+
+        The label's nodes are the declared label stimuli and every variable of a declared
+        label group, and what layer-0 (or layer-less) code computes from them outside any
+        ``Synapses``. A layer >= 1 reads the label *directly* when a block moves one of
+        those nodes into it other than along a ``Synapses`` from a non-label group (the
+        forward stream).
+        """
+        flow = self.flow
+        groups = {_name(g): g for g in self.groups}
+        entries, sources = [], set()
+        for name in self.label:
+            if name in groups:
+                entries.append(self.describe(groups[name]))
+                sources |= {key for key in flow.home if key[0] == name}
+            elif (_STIMULUS, name) in flow.home:
+                entries.append(f"stimulus {name} (layer {flow.home[(_STIMULUS, name)]:g})")
+                sources.add((_STIMULUS, name))
+            else:
+                entries.append(f"{name} (not in the network)")
+        synapses = {syn.name for syn in self.synapses}
+        carrying, queue = set(sources), list(sources)
+        direct: dict[float, dict[str, str]] = {}
+        while queue:
+            source = queue.pop()
+            for target in flow.out.get(source, []):
+                edges = [e for e in flow.into[target] if e.source == source]
+                stream = all(e.obj in synapses for e in edges) and source not in sources
+                home = flow.home.get(target)
+                if home is not None and home >= 1:
+                    if not stream:
+                        receivers = direct.setdefault(home, {})
+                        receivers.setdefault(target[0], f"{_show(target)} <- {_show(source)}")
+                elif target not in carrying and not stream:
+                    carrying.add(target)
+                    queue.append(target)
+        layers = tuple(sorted(direct))
+        detail = "enters at " + ", ".join(entries)
+        if layers:
+            shown = ", ".join(f"{layer:g}" for layer in layers)
+            receivers = "; ".join(
+                f"{layer:g}: {', '.join(sorted(names))} (e.g. {min(names.values())})"
+                for layer, names in sorted(direct.items())
+            )
+            detail += f"; direct to layers {shown} (not through the forward stream): {receivers}"
+        else:
+            detail += "; reaches layers >= 1 only through the forward stream"
+        return AuditRow(LABEL_PATH, ", ".join(self.label), True, detail), layers
 
     # -- temporal locality -----------------------------------------------------------------
 
@@ -1024,7 +1256,7 @@ class _Auditor:
                 "weight transport", name, f"reads {var.name} of {_name(owner)}: weight transport"
             )
         if var.scalar or getattr(owner, "N", 0) == 1:
-            return _Finding("shared", name, f"of {_name(owner)}")
+            return _Finding("shared", name, f"{var.name} of {self.describe(owner)}")
         return _Finding("non-local", name, f"reads {var.name} of {_name(owner)}")
 
     def _classify_external(self, obj: object, name: str) -> _Finding:
@@ -1033,57 +1265,456 @@ class _Auditor:
             return _Finding("constants", name)
         if name in DEFAULT_FUNCTIONS:
             return _Finding("functions", name)
-        for namespace in (getattr(obj, "namespace", None) or {}, self.run_namespace):
-            if name in namespace:
-                return self._classify_value(name, namespace[name])
+        found = _lookup_external(obj, name, self.run_namespace)
+        if found is not None:
+            return self._classify_value(name, found[1])
         return _Finding("unresolved", name, "not in the object's namespace; pass run_namespace=")
 
     def _classify_value(self, name: str, value: object) -> _Finding:
         """An external value from a namespace."""
-        if isinstance(value, TimedArray):
-            return _Finding("global input", name, "TimedArray")
-        if isinstance(value, Function):
-            return _Finding("functions", name)
+        declared = self.declared_layer(name, value)
         if isinstance(value, VariableView):
             value = value.variable
         if isinstance(value, Variable):
             return self._classify_foreign(value, name)
-        if isinstance(value, numbers.Number | np.generic):
-            return _Finding("global input", name)
-        if isinstance(value, np.ndarray):
-            if value.size <= 1:
-                return _Finding("global input", name)
-            weights = self._weights_sharing_memory(value)
-            if weights is not None:
-                return _Finding(
-                    "weight transport", name, f"reads {weights}: another object's weights"
-                )
-            return _Finding("non-local", name, f"external array of {value.size} values")
-        if callable(value):  # a plain Python function with Brian2 unit annotations
+        if isinstance(value, TimedArray) or _is_array(value):
+            array = value.values if isinstance(value, TimedArray) else value
+            kind = "TimedArray" if isinstance(value, TimedArray) else f"array of {value.size}"
+            shared = self.variables_sharing_memory(array)
+            if shared:
+                return self._classify_foreign(shared[0], name)
+            if declared is not None:
+                return _Finding("global input", name, f"{kind}, enters at layer {declared:g}")
+            return _Finding("unknown origin", name, f"{kind} not declared in stimuli=")
+        if declared is not None:
+            return _Finding("global input", name, f"enters at layer {declared:g}")
+        reason = _function_impurity(value)
+        if reason:
+            return _Finding("unknown origin", name, f"function {reason}")
+        if isinstance(value, Function) or inspect.isfunction(value):
             return _Finding("functions", name)
-        return _Finding("unresolved", name, f"{type(value).__name__} is not a Brian2 value")
+        return _Finding("global input", name)
 
-    def _weights_sharing_memory(self, value: object) -> str | None:
-        """``"w of syn"`` if an array is a view of a ``Synapses`` variable, else None.
 
-        Only possible under the runtime device; standalone devices have no values before a
-        run, and a copy of the weights cannot be recognised.
-        """
-        if not isinstance(value, np.ndarray):
+# ----------------------------------------------------------------------------------------
+# Information flow: which variable's value can reach which
+# ----------------------------------------------------------------------------------------
+
+# A node of the flow graph: (object name, variable). Events are ``<spike>``-like variables of
+# their group; declared inputs live under ``_STIMULUS``; temporaries of a code block under the
+# block's label.
+_Key = tuple[str, str]
+_STIMULUS = "<stimulus>"
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """Information moving from ``source`` into a node by the code of one block."""
+
+    source: _Key
+    obj: str  # the object whose code moves it (a row of the report is about this object)
+    block: str
+
+
+def _show(key: _Key) -> str:
+    return f"stimulus {key[1]}" if key[0] == _STIMULUS else f"{key[0]}.{key[1]}"
+
+
+class _Flow:
+    """The information-flow (taint) graph of a network and its closure.
+
+    Every code block adds an edge from each variable it reads to each variable it writes,
+    after resolving names the way Brian2 does: ``x_pre``/``x_post`` and bare postsynaptic
+    names to the neuron group, linked variables to their source, subexpressions to a node of
+    their own fed by what they read, namespace values to their owner (a Brian2 variable, an
+    array sharing memory with one, a declared stimulus). Blocks that run on an event also
+    read the event (the threshold condition's variables).
+    """
+
+    def __init__(self, auditor: _Auditor) -> None:
+        self.auditor = auditor
+        self.into: dict[_Key, list[_Edge]] = {}
+        self.out: dict[_Key, list[_Key]] = {}
+        self.home: dict[_Key, float | None] = {}
+        self.issues: dict[str, list[str]] = {}  # object name -> reasons it cannot be trusted
+        self.expanded: set[_Key] = set()
+        for obj in auditor.analysed:
+            for context, label, statements, trigger in _flow_blocks(obj):
+                self._add_block(obj, context, label, statements, trigger)
+        self._close()
+
+    # -- building ------------------------------------------------------------------------
+
+    def node(self, key: _Key, home: float | None) -> _Key:
+        self.home.setdefault(key, home)
+        return key
+
+    def edge(self, source: _Key, target: _Key, obj: object, block: str) -> None:
+        if source == target:
+            return
+        self.into.setdefault(target, []).append(_Edge(source, _name(obj), block))
+        self.out.setdefault(source, []).append(target)
+
+    def issue(self, obj: object, reason: str) -> None:
+        reasons = self.issues.setdefault(_name(obj), [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def _add_block(
+        self,
+        obj: object,
+        context: object,
+        label: str,
+        statements: list[tuple[Any, set[str]]],
+        trigger: list[_Key],
+    ) -> None:
+        """Edges of one block; ``statements`` are (written name or key, names read)."""
+        temporaries: dict[str, _Key] = {}
+        events = [self.event_node(group, event) for group, event in trigger]
+        for written, reads in statements:
+            sources = list(events)
+            for name in sorted(reads):
+                if name in temporaries:
+                    sources.append(temporaries[name])
+                else:
+                    sources += self.refs(context, name, obj, label)
+            if isinstance(written, tuple):
+                targets = [self.event_node(*written)]
+            elif isinstance(written, Variable):
+                targets = [self.var_node(written)]
+            else:
+                targets = self.refs(context, written, obj, label, writing=True)
+                if not targets and not _is_builtin(written):
+                    key = self.node((_name(obj), f"{label}: {written}"), None)
+                    temporaries[written] = key
+                    targets = [key]
+            for target in targets:
+                for source in sources:
+                    self.edge(source, target, obj, label)
+
+    def event_node(self, group: object, event: str) -> _Key:
+        """The node of an event (``"<spike>"``) of a group: what its condition reads."""
+        base = _base_group(group)
+        return self.node((_name(base), event), self.auditor.home_layer(base))
+
+    def var_node(self, var: Variable) -> _Key:
+        """The node of a Brian2 variable (of its owner); subexpressions are expanded."""
+        owner = _base_group(var.owner)
+        key = self.node((_name(owner), var.name), self.auditor.home_layer(owner))
+        if isinstance(var, Subexpression) and key not in self.expanded:
+            self.expanded.add(key)
+            for name in sorted(var.identifiers):
+                for source in self.refs(var.owner, name, var.owner, "subexpression"):
+                    self.edge(source, key, var.owner, "subexpression")
+        return key
+
+    def refs(
+        self, context: object, name: str, obj: object, label: str, writing: bool = False
+    ) -> list[_Key]:
+        """The nodes a name used in a code block of ``context`` stands for."""
+        if _is_builtin(name):
+            return []
+        variables = getattr(context, "variables", None) or {}
+        if name in variables:
+            return [self.var_node(variables[name])]
+        found = _lookup_external(context, name, self.auditor.run_namespace)
+        if found is None:
+            if not writing:
+                self.issue(obj, f"{label}: {name} cannot be resolved (pass run_namespace=)")
+            return []
+        from_defaults, value = found
+        return [] if from_defaults else self.value_refs(name, value, obj, label)
+
+    def value_refs(self, name: str, value: object, obj: object, label: str) -> list[_Key]:
+        """The nodes behind an external value (a namespace entry)."""
+        auditor = self.auditor
+        if isinstance(value, VariableView):
+            value = value.variable
+        if isinstance(value, Variable):
+            return [self.var_node(value)]
+        declared = auditor.declared_layer(name, value)
+        if isinstance(value, TimedArray) or _is_array(value):
+            array = value.values if isinstance(value, TimedArray) else value
+            keys = [self.var_node(var) for var in auditor.variables_sharing_memory(array)]
+            if declared is not None:
+                return [self.node((_STIMULUS, name), declared), *keys]
+            if not keys:
+                kind = "TimedArray" if isinstance(value, TimedArray) else "external array"
+                self.issue(
+                    obj, f"{label}: {name} ({kind}) has unknown origin: declare it in stimuli="
+                )
+            return keys
+        if declared is not None:
+            return [self.node((_STIMULUS, name), declared)]
+        reason = _function_impurity(value)
+        if reason:
+            self.issue(obj, f"{label}: function {name} {reason}")
+        return []
+
+    # -- closure -------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        """``reach[key]``: the latest layer whose information reaches ``key``, and from where."""
+        self.reach: dict[_Key, float] = {}
+        self.best: dict[_Key, _Edge] = {}
+        queue = []
+        for key, home in self.home.items():
+            if home is not None:
+                self.reach[key] = home
+                queue.append(key)
+        while queue:
+            source = queue.pop()
+            for target in self.out.get(source, []):
+                if self.reach.get(target, -math.inf) < self.reach[source]:
+                    self.reach[target] = self.reach[source]
+                    edge = next(e for e in self.into[target] if e.source == source)
+                    self.best[target] = edge
+                    queue.append(target)
+
+    def violated(self, key: _Key) -> bool:
+        home = self.home.get(key)
+        return home is not None and self.reach.get(key, -math.inf) > home
+
+    def _upstream_violated(self, key: _Key) -> bool:
+        """Whether the information reaching ``key`` already crossed back into a layer."""
+        seen = set()
+        while key not in seen:
+            seen.add(key)
+            if self.home.get(key) is not None:
+                return self.violated(key)
+            if key not in self.best:
+                return False
+            key = self.best[key].source
+        return False
+
+    def path(self, key: _Key) -> str:
+        """``"out.h (layer 2) -> hid.delta (layer 1) [syn_back: on_post]"``: how the latest
+        information reaching ``key`` gets there."""
+        steps, seen = [], set()
+        while key in self.best and key not in seen:
+            seen.add(key)
+            edge = self.best[key]
+            steps.append(f"{self._show(key)} [{edge.obj}: {edge.block}]")
+            key = edge.source
+        steps.append(self._show(key))
+        return " -> ".join(reversed(steps))
+
+    def _show(self, key: _Key) -> str:
+        home = self.home.get(key)
+        return _show(key) + ("" if home is None else f" (layer {home:g})")
+
+    def backward_entries(self) -> list[tuple[str, str]]:
+        """(object, detail) for every edge that carries a later layer's information into an
+        earlier layer's variable (the first such edge of each path)."""
+        found = []
+        for target, edges in self.into.items():
+            home = self.home.get(target)
+            if home is None:
+                continue
+            for edge in edges:
+                late = self.reach.get(edge.source, -math.inf)
+                if late > home and not self._upstream_violated(edge.source):
+                    detail = (
+                        f"backward flow: {self.path(edge.source)} -> {self._show(target)} "
+                        f"[{edge.obj}: {edge.block}]"
+                    )
+                    found.append((edge.obj, detail))
+        return sorted(set(found))
+
+
+def _statements(code: str) -> list[tuple[str, set[str]]]:
+    """(written name, names read) of every statement of a Brian2 code string."""
+    out = []
+    for line in _code_lines(code):
+        var, _, expr, _ = parse_statement(line)
+        out.append((var, set(get_identifiers(expr))))
+    return out
+
+
+def _group_flow_blocks(group: object) -> list[tuple]:
+    """Flow blocks of a neuron group: equations, events (thresholds) and resets."""
+    blocks = []
+    equations = []
+    refractory = "not_refractory" in group.variables
+    model = group.equations.ordered if isinstance(group, NeuronGroup) else []
+    for eq in model:
+        if eq.type == "differential equation" and eq.expr is not None:
+            reads = set(eq.expr.identifiers) | {eq.varname}
+            if refractory and "unless refractory" in eq.flags:
+                reads.add("not_refractory")
+            equations.append((eq.varname, reads))
+    if equations:
+        blocks.append((group, "equations", equations, []))
+    for event, condition in (getattr(group, "events", None) or {}).items():
+        if condition is None:  # a SpikeGeneratorGroup's spikes: its declared input
+            continue
+        written = (group, f"<{event}>")
+        blocks.append((group, f"{event} condition", [(written, _identifiers(condition))], []))
+    for event, code in (getattr(group, "event_codes", None) or {}).items():
+        label = "reset" if event == "spike" else f"on {event}"
+        blocks.append((group, label, _statements(code), [(group, f"<{event}>")]))
+    if refractory:
+        marks = [(name, set()) for name in ("lastspike", "not_refractory")]
+        blocks.append((group, "refractoriness", marks, [(group, "<spike>")]))
+    return blocks
+
+
+def _synapses_flow_blocks(syn: Synapses) -> list[tuple]:
+    """Flow blocks of a ``Synapses`` object: equations, pathways and summed variables."""
+    equations = [
+        (eq.varname, set(eq.expr.identifiers) | {eq.varname})
+        for eq in [*syn.equations.ordered, *(syn.event_driven or Equations("")).ordered]
+        if eq.type == "differential equation" and eq.expr is not None
+    ]
+    blocks = [(syn, "equations", equations, [])] if equations else []
+    for pathway in syn._pathways:
+        label = f"on_{pathway.prepost}"
+        if pathway.event != "spike":
+            label += f" ({pathway.event})"
+        trigger = [(pathway.source, f"<{pathway.event}>")]
+        blocks.append((syn, label, _statements(pathway.code), trigger))
+    for name, updater in syn.summed_updaters.items():
+        statement = (updater.target_var, set(get_identifiers(str(updater.expression))))
+        blocks.append((syn, f"summed {name}", [statement], []))
+    return blocks
+
+
+def _monitor_flow_blocks(monitor: object) -> list[tuple]:
+    """A monitor's recorded values come from its source (they matter when a namespace holds
+    them): one block of copies, triggered by the recorded event if there is one."""
+    source = monitor.source
+    event = getattr(monitor, "event", None)
+    trigger = [(source, f"<{event}>")] if event else []
+    names = list(getattr(monitor, "record_variables", []))
+    copies = [(monitor.variables[name], {name}) for name in names if name in monitor.variables]
+    if isinstance(monitor, PopulationRateMonitor):
+        copies.append((monitor.variables["rate"], set()))
+        trigger = [(source, "<spike>")]
+    if event:
+        copies += [(monitor.variables[n], set()) for n in ("count",) if n in monitor.variables]
+    return [(source, "recording", copies, trigger)]
+
+
+def _flow_blocks(obj: object) -> list[tuple]:
+    """(context, label, statements, trigger) of every code block of an analysed object.
+
+    ``context`` is the object whose variables and namespace resolve the names; a statement
+    is (what it writes: a name, a Variable or a (group, event) pair; the names it reads);
+    ``trigger`` lists the (group, event) pairs that make the block run.
+    """
+    if isinstance(obj, Synapses):
+        blocks = _synapses_flow_blocks(obj)
+    elif isinstance(obj, _NEURON_LIKE):
+        blocks = _group_flow_blocks(obj)
+    elif isinstance(obj, StateMonitor | EventMonitor | PopulationRateMonitor):
+        return _monitor_flow_blocks(obj)
+    elif isinstance(obj, PoissonInput):
+        # the binomial draw is noise; what else it reads is its weight expression
+        code = str(obj.abstract_code).replace(f"{obj.name}_binomial()", "1")
+        return [(obj.group, f"PoissonInput '{obj.name}'", _statements(code), [])]
+    else:  # a code runner added on its own
+        return [(obj.group, f"code runner '{obj.name}'", _statements(obj.abstract_code), [])]
+    for runner in _extra_runners(obj):
+        label = f"run_regularly '{runner.name}'"
+        blocks.append((runner.group, label, _statements(runner.abstract_code), []))
+    return blocks
+
+
+def _is_array(value: object) -> bool:
+    """An array that a driver could rewrite between runs (not a 0-d constant)."""
+    return isinstance(value, np.ndarray) and value.ndim > 0
+
+
+def _accepted(value: object) -> bool:
+    """Whether Brian2 resolves an external name to this value (others are skipped)."""
+    if isinstance(value, numbers.Number | np.ndarray | np.generic | Function | Variable):
+        return True
+    if isinstance(value, VariableView):
+        return True
+    return inspect.isfunction(value) and hasattr(value, "_arg_units")
+
+
+def _lookup_external(
+    obj: object, name: str, run_namespace: Mapping[str, object]
+) -> tuple[bool, object] | None:
+    """(from Brian2's defaults, value) of an external name, in Brian2's resolution order:
+    constants, units, functions, the object's namespace, the run namespace."""
+    defaults = (DEFAULT_CONSTANTS, DEFAULT_UNITS, DEFAULT_FUNCTIONS)
+    namespaces = [*defaults, getattr(obj, "namespace", None) or {}, run_namespace]
+    for index, namespace in enumerate(namespaces):
+        if name in namespace and _accepted(namespace[name]):
+            return index < len(defaults), namespace[name]
+    return None
+
+
+# Modules a pure function may call into (they hold no network state).
+_PURE_MODULES = frozenset({"numpy", "math", "cmath", "scipy"})
+
+
+def _global_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _global_names(const)
+    return names
+
+
+def _python_impurity(func: Any, depth: int = 0) -> str | None:
+    """Why a Python function could carry state into the network; None if it cannot.
+
+    A function is pure when it has no closure, no default argument holding an object, and
+    reads no global other than numbers, strings, pure modules (numpy, math, scipy), builtins
+    and pure functions.
+    """
+    func = inspect.unwrap(func)
+    if not inspect.isfunction(func):
+        return f"is a {type(func).__name__}, not a Python function the audit can read"
+    if func.__closure__:
+        return f"closes over {', '.join(func.__code__.co_freevars)}"
+    defaults = (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values())
+    if any(not isinstance(d, numbers.Number | str | type(None)) for d in defaults):
+        return "keeps an object in a default argument"
+    for name in sorted(_global_names(func.__code__)):
+        if name not in func.__globals__:
+            continue  # an attribute name or a builtin
+        value = func.__globals__[name]
+        if isinstance(value, ModuleType):
+            if value.__name__.split(".")[0] in _PURE_MODULES:
+                continue
+            return f"reads module {value.__name__}"
+        if isinstance(value, numbers.Number | str | np.ufunc) or inspect.isbuiltin(value):
+            continue
+        if inspect.isfunction(value) and depth < 3 and _python_impurity(value, depth + 1) is None:
+            continue
+        return f"reads global {name} ({type(value).__name__})"
+    return None
+
+
+def _function_impurity(value: object) -> str | None:
+    """Why an external value (not an array or a variable) could carry state; None if not."""
+    if isinstance(value, numbers.Number | np.generic | np.ndarray):
+        return None  # a constant (0-d)
+    if isinstance(value, Function):
+        if any(value is f for f in DEFAULT_FUNCTIONS.values()):
             return None
-        for syn in self.synapses:
-            for var_name, var in syn.variables.items():
-                if _is_builtin(var_name) or not _same(var.owner, syn):
-                    continue
-                if isinstance(var, Subexpression) or not hasattr(var, "get_value"):
-                    continue
-                try:
-                    stored = var.get_value()
-                except NotImplementedError:  # standalone device before a run
-                    return None
-                if isinstance(stored, np.ndarray) and np.shares_memory(stored, value):
-                    return f"{var_name} of {syn.name}"
-        return None
+        if isinstance(value, BinomialFunction):
+            return None  # random numbers
+        if value.pyfunc is None:
+            return "has no Python implementation the audit can read: declare it in stimuli="
+        reason = _python_impurity(value.pyfunc)
+        return None if reason is None else f"{reason}: declare it in stimuli= if it is an input"
+    reason = _python_impurity(value)
+    return None if reason is None else f"{reason}: declare it in stimuli= if it is an input"
+
+
+def _patched_methods(obj: object) -> list[str]:
+    """Methods replaced on the instance (Python code the audit would not see)."""
+    cls = type(obj)
+    return sorted(
+        name
+        for name, value in getattr(obj, "__dict__", {}).items()
+        if callable(value) and inspect.isfunction(getattr(cls, name, None))
+    )
 
 
 def _duration(seconds: float) -> str:

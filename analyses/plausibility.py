@@ -7,9 +7,23 @@ criterion is per layer). Each row gives
   or seeds (the resampled axis is named in the row's note);
 * the literature range from ``analyses/references.toml`` with its context and citation;
 * a band: ``in`` (inside the typical range), ``near`` (inside the wider "near" range),
-  ``out``, ``flag`` (the measurement is degenerate, e.g. a Fano factor of noise-free repeats)
-  or ``not applicable`` (a criterion the network cannot express, e.g. ISI irregularity of a
-  rate network; never filled in with a Poisson substitute).
+  ``out``, ``flag`` (the measurement is degenerate, e.g. a Fano factor of noise-free repeats),
+  ``not applicable`` (a criterion the network cannot express, e.g. ISI irregularity of a
+  rate network; never filled in with a Poisson substitute) or ``uninformative`` (below);
+* the same statistic on the *untrained* network (the Result's state before training) and on a
+  *control* (``control_kind``): data that keep what the statistic should not depend on and
+  destroy what it measures (regular trains for irregularity, Poisson counts for the Fano
+  factor, trial-shuffled counts for noise correlations, the same spike budget at one rate for
+  the rate distribution, independent responses for sparseness, Gaussian and uniform weights
+  for weight statistics, stimulus-shuffled activity for geometry and decoding, BP's audit for
+  the rule rows), each with its own band.
+
+A row whose untrained network or control lands ``in`` measures nothing yet: its band is
+``uninformative`` whatever its own value (kept in ``value_band``). Statistics that must exceed
+an independent null (Fano factor > Poisson, noise correlation > trial-shuffled) and the weight
+distribution (log-normal must beat a normal, half-normal and uniform fit, Vuong z > 1.96) are
+scored ``out`` when they do not, however close the value is to the literature range.
+docs/report-card.md lists every row, its band, citation and control.
 
 Geometry and selectivity rows (``relative = true`` in the references) have no literature
 range: following PLAUSIBILITY.md they are placed between the *untrained* network (score 0)
@@ -34,7 +48,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -51,14 +65,16 @@ __all__ = [
     "CardRow",
     "Reference",
     "band",
+    "controlled_band",
     "load_references",
     "probe_trials",
     "relative_band",
     "report_card",
     "untrained_activity",
+    "untrained_weights",
 ]
 
-BANDS = ("in", "near", "out", "flag", "not applicable")
+BANDS = ("in", "near", "out", "flag", "not applicable", "uninformative")
 RELATIVE_IN, RELATIVE_NEAR = 2 / 3, 1 / 3
 N_BOOT = 1000
 
@@ -143,6 +159,20 @@ def band(value: float, ref: Reference) -> str:
     return "out"
 
 
+def controlled_band(value_band: str, untrained_band: str = "", control_band: str = "") -> str:
+    """A row's band given its controls: ``uninformative`` when the untrained network or the
+    control lands ``in``; flag and not applicable rows stay as they are.
+
+    >>> controlled_band("in", "out", "out"), controlled_band("in", "out", "in")
+    ('in', 'uninformative')
+    >>> controlled_band("out", "in"), controlled_band("not applicable", "in")
+    ('uninformative', 'not applicable')
+    """
+    if value_band in ("flag", "not applicable"):
+        return value_band
+    return "uninformative" if "in" in (untrained_band, control_band) else value_band
+
+
 def relative_band(score: float) -> str:
     """Band of a geometry row's score between untrained (0) and BP (1); see the module doc."""
     if not np.isfinite(score):
@@ -167,8 +197,13 @@ class CardRow:
     band: str
     note: str = ""
     score: float = math.nan  # relative rows: position between untrained (0) and BP (1)
-    untrained: float = math.nan
+    untrained: float = math.nan  # the statistic on the network before training
     bp: float = math.nan
+    value_band: str = ""  # the band of the value alone, before the controls are considered
+    untrained_band: str = ""
+    control: float = math.nan  # the statistic on the row's control (control_kind)
+    control_kind: str = ""
+    control_band: str = ""
 
 
 @dataclass
@@ -207,6 +242,11 @@ class Card:
                 "untrained": ("row", np.array(column("untrained"), float)),
                 "bp": ("row", np.array(column("bp"), float)),
                 "band": ("row", np.array(column("band"), str)),
+                "value_band": ("row", np.array(column("value_band"), str)),
+                "untrained_band": ("row", np.array(column("untrained_band"), str)),
+                "control": ("row", np.array(column("control"), float)),
+                "control_kind": ("row", np.array(column("control_kind"), str)),
+                "control_band": ("row", np.array(column("control_band"), str)),
                 "units": ("row", np.array(column("units"), str)),
                 "note": ("row", np.array(column("note"), str)),
                 "reference_range": (
@@ -224,18 +264,65 @@ class Card:
         return ds
 
 
-def _scored(key: str, value: float, references: dict[str, Reference]) -> str:
-    """The band of ``value`` against the reference ``key``; not applicable without one."""
-    return band(value, references[key]) if key in references else "not applicable"
+def _scored(
+    key: str,
+    value: float,
+    references: dict[str, Reference],
+    null: float = math.nan,
+    supported: bool = True,
+) -> str:
+    """The band of ``value`` against the reference ``key``; not applicable without one.
+
+    ``null``: the value must exceed it (the 97.5 % quantile of an independent null) to be in
+    or near; ``supported``: whether the statistic's model is supported (the log-normal fit of
+    weights); either failing turns in/near into out.
+    """
+    if key not in references:
+        return "not applicable"
+    b = band(value, references[key])
+    if b in ("in", "near") and (not supported or (np.isfinite(null) and not value > null)):
+        return "out"
+    return b
+
+
+def _controlled_row(row: CardRow, untrained_band: str, control_band: str) -> CardRow:
+    """``row`` (its ``band`` the value's own) with the controls' bands and the final band."""
+    final = controlled_band(row.band, untrained_band, control_band)
+    note = row.note
+    if final == "uninformative":
+        which = " and ".join(
+            name for name, b in (("untrained", untrained_band), ("control", control_band))
+            if b == "in"
+        )  # fmt: skip
+        note = f"{which} also in: measures nothing here (own band: {row.band}); " + note
+    return replace(
+        row, band=final, value_band=row.band, untrained_band=untrained_band,
+        control_band=control_band, note=note,
+    )  # fmt: skip
 
 
 def _row_from_statistic(
-    stat: activity.Statistic, key: str, layer: int, references: dict[str, Reference]
+    stat: activity.Statistic,
+    key: str,
+    layer: int,
+    references: dict[str, Reference],
+    untrained: activity.Statistic | None = None,
 ) -> CardRow:
-    b = _scored(key, stat.value, references) if stat.status == "ok" else stat.status
-    return CardRow(
-        key, layer, stat.value, stat.low, stat.high, stat.n, stat.units, b, note=stat.note
-    )
+    b = _scored(key, stat.value, references, stat.null) if stat.status == "ok" else stat.status
+    u = untrained.value if untrained is not None and untrained.status == "ok" else math.nan
+    u_band = _scored(key, u, references, stat.null) if np.isfinite(u) else "not applicable"
+    c_band = (
+        _scored(key, stat.control, references, stat.null)
+        if np.isfinite(stat.control) else "not applicable"
+    )  # fmt: skip
+    note = stat.note
+    if np.isfinite(stat.null):
+        note = (note + "; " if note else "") + f"must exceed the null's 97.5 % {stat.null:.3g}"
+    row = CardRow(
+        key, layer, stat.value, stat.low, stat.high, stat.n, stat.units, b, note=note,
+        untrained=u, control=stat.control, control_kind=stat.control_kind,
+    )  # fmt: skip
+    return _controlled_row(row, u_band, c_band)
 
 
 def _bootstrap(values: np.ndarray, statistic=np.nanmean, seed: int = 0) -> tuple[float, float]:
@@ -292,6 +379,7 @@ def probe_trials(
     n_repeats: int = 10,
     duration_ms: float = 1000.0,
     data=None,
+    trained: bool = True,
 ) -> dict[int, activity.SpikeTrains] | None:
     """Spike trains of repeated noisy presentations of a few test stimuli (spiking models).
 
@@ -305,13 +393,15 @@ def probe_trials(
     :func:`activity.repeat_counts` expects.
 
     This runs the network (Brian2; a new program is compiled the first time a duration and
-    trial count are used).
+    trial count are used). ``trained=False`` probes the network before training (the
+    untrained column of the card).
     """
     if not result_schema.has_spikes(ds):
         return None
     n_trials = n_stimuli * n_repeats
     model, data = result_schema.restore_model(
         ds,
+        trained=trained,
         data=data,
         model_encoding="poisson",
         model_presentation=duration_ms,
@@ -341,12 +431,15 @@ def probe_trials(
 # -- the card ---------------------------------------------------------------------------------
 
 
-def _activity_rows(ds, references, trials) -> list[CardRow]:
+def _activity_rows(ds, references, trials, untrained_trials) -> list[CardRow]:
     rows = []
     for layer in result_schema.layers(ds):
         stats = activity.summarise_layer(ds, layer, trials=(trials or {}).get(layer))
+        before = activity.summarise_layer(
+            ds, layer, trials=(untrained_trials or {}).get(layer), initial=True
+        )
         for key, stat in stats.items():
-            rows.append(_row_from_statistic(stat, key, layer, references))
+            rows.append(_row_from_statistic(stat, key, layer, references, before.get(key)))
         rows.append(_fraction_active_row(ds, layer, references))
         for key in ("ei_balance_index", "ei_correlation"):
             # activity.ei_balance needs each unit's excitatory and inhibitory input over time,
@@ -355,9 +448,15 @@ def _activity_rows(ds, references, trials) -> list[CardRow]:
                 CardRow(
                     key, layer, math.nan, math.nan, math.nan, 0, "1", "not applicable",
                     note="separate E and I input currents are not recorded",
+                    control_kind="E and I inputs shuffled in time (not computed)",
                 )
             )  # fmt: skip
     return rows
+
+
+def _per_stimulus_active(rates: np.ndarray) -> np.ndarray:
+    """Fraction of units at >= 20 Hz for each stimulus (rows of ``rates``: stimuli)."""
+    return np.mean(np.asarray(rates, dtype=float) >= 20.0, axis=1)
 
 
 def _fraction_active_row(ds, layer, references) -> CardRow:
@@ -365,66 +464,141 @@ def _fraction_active_row(ds, layer, references) -> CardRow:
 
     At the default 50 ms presentation 20 Hz is one spike: a unit that fires at all on a stimulus
     counts as active. Rate networks have no spikes and no comparable threshold: not applicable.
+    Control: the same spikes spread evenly over units (:func:`activity.uniform_rate_trains`);
+    a silent layer (0) is out of the band.
     """
     key = "fraction_active"
+    kind = activity.UNIFORM_RATE_CONTROL
     if not result_schema.has_spikes(ds):
         return CardRow(
             key, layer, math.nan, math.nan, math.nan, 0, "fraction", "not applicable",
-            note="rate network: no spikes; see summed activity",
+            note="rate network: no spikes; see summed activity", control_kind=kind,
         )  # fmt: skip
-    per_stimulus = np.mean(_activity(ds, layer) >= 20.0, axis=1)
+    per_stimulus = _per_stimulus_active(_activity(ds, layer))
     low, high = _bootstrap(per_stimulus)
     value = float(per_stimulus.mean())
-    return CardRow(
+    trains = activity.spike_trains_from_result(ds, layer)
+    uniform = activity.firing_rates(activity.uniform_rate_trains(trains)).values
+    control = float(_per_stimulus_active(uniform).mean())
+    untrained = math.nan
+    if result_schema.has_activity(ds, layer, initial=True):
+        untrained = float(_per_stimulus_active(_activity(ds, layer, initial=True)).mean())
+    row = CardRow(
         key, layer, value, low, high, per_stimulus.size, "fraction",
         _scored(key, value, references), note="units >= 20 Hz per stimulus; CI over stimuli",
+        untrained=untrained, control=control, control_kind=kind,
     )  # fmt: skip
+    return _controlled_row(
+        row, _scored(key, untrained, references), _scored(key, control, references)
+    )
+
+
+def untrained_weights(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """The weight blocks of :func:`weight_blocks` as they were before training.
+
+    The untrained network is rebuilt from the Result's seed
+    (:func:`neurosig.results.restore_model` with ``trained=False``).
+    """
+    trained = weight_blocks(ds)
+    model, _ = result_schema.restore_model(ds, trained=False)
+    state = model.state_dict()
+    out = {}
+    for key, var in result_schema.parameters(ds).items():
+        block = key.split(".", 1)[0]
+        if block in trained and key in state and var.shape == trained[block].shape:
+            if var.name == result_schema.weights(ds)[block].name:
+                out[block] = np.asarray(state[key], dtype=float)
+    return out
+
+
+def _weight_values(w: np.ndarray) -> dict[str, tuple[float, bool]]:
+    """(value, supported) of each weight row's statistic for one block."""
+    e = weights.weight_lognormal(w, sign=1)
+    i = weights.weight_lognormal(w, sign=-1)
+    return {
+        "dale_fraction": (weights.dale_fraction(w), True),
+        "excitatory_fraction": (weights.excitatory_fraction(w), True),
+        "weight_lognormal_sigma": (e["sigma"], bool(e["z"] > weights.LOGNORMAL_Z)),
+        "weight_lognormal_sigma_inhibitory": (i["sigma"], bool(i["z"] > weights.LOGNORMAL_Z)),
+    }
+
+
+BAND_ORDER = {"in": 0, "near": 1, "out": 2, "not applicable": 3, "flag": 3}
+
+
+def _weight_controls(w: np.ndarray, references, seed) -> dict[str, tuple[float, str, str]]:
+    """(value, kind, band) of the weight rows' controls: the Gaussian or uniform random weights
+    of the same shape and scale, whichever scores closer to ``in``."""
+    out: dict[str, tuple[float, str, str]] = {}
+    for kind in weights.RANDOM_KINDS:
+        values = _weight_values(weights.random_weights(w, kind, rng=seed))
+        for key, (v, ok) in values.items():
+            b = _scored(key, v, references, supported=ok) if np.isfinite(v) else "not applicable"
+            label = f"{kind} random weights, same shape and scale"
+            if key not in out or BAND_ORDER[b] < BAND_ORDER[out[key][2]]:
+                out[key] = (v, label, b)
+    return out
 
 
 def _weight_rows(ds, references, seed) -> list[CardRow]:
     rows = []
     n_hidden = result_schema.n_layers(ds)
+    before = untrained_weights(ds)
     for block, w in weight_blocks(ds).items():
         layer = _block_layer(block, n_hidden)
         signs = weights.outgoing_signs(w)
         consistent = (signs[np.isfinite(signs)] != 0).astype(float)
-        low, high = _bootstrap(consistent, seed=seed)
-        v = weights.dale_fraction(w)
-        rows.append(
-            CardRow(
-                "dale_fraction", layer, v, low, high, consistent.size, "fraction",
-                _scored("dale_fraction", v, references),
-                note=f"{block}: presynaptic units with one outgoing sign; CI over units",
-            )
-        )  # fmt: skip
-        e = weights.excitatory_fraction(w)
-        rows.append(
-            CardRow(
-                "excitatory_fraction", layer, e, math.nan, math.nan,
-                int(np.sum(np.isin(signs, (-1, 1)))), "fraction",
-                _scored("excitatory_fraction", e, references),
-                note=f"{block}: among sign-consistent units"
-                if np.isfinite(e) else f"{block}: no sign-consistent unit",
-            )
-        )  # fmt: skip
-        fit = weights.weight_lognormal(w)
-        rows.append(
-            CardRow(
-                "weight_lognormal_sigma", layer, fit["sigma"], math.nan, math.nan, fit["n"], "1",
-                _scored("weight_lognormal_sigma", fit["sigma"], references),
-                note=f"{block}: sigma of ln|w|; log-likelihood ratio vs normal "
-                f"{fit['llr']:+.2f} per weight",
-            )
-        )  # fmt: skip
+        values = _weight_values(w)
+        untrained = _weight_values(before[block]) if block in before else {}
+        controls = _weight_controls(w, references, seed)
+        e, i = weights.weight_lognormal(w, sign=1), weights.weight_lognormal(w, sign=-1)
+        details = {
+            "dale_fraction": (
+                *_bootstrap(consistent, seed=seed), consistent.size, "fraction",
+                "presynaptic units with one outgoing sign; CI over units",
+            ),
+            "excitatory_fraction": (
+                math.nan, math.nan, int(np.sum(np.isin(signs, (-1, 1)))), "fraction",
+                "among sign-consistent units",
+            ),
+            "weight_lognormal_sigma": (
+                math.nan, math.nan, e["n"], "1", _fit_note("positive", e),
+            ),
+            "weight_lognormal_sigma_inhibitory": (
+                math.nan, math.nan, i["n"], "1",
+                _fit_note("negative", i) + "; no literature sigma for inhibitory synapses",
+            ),
+        }  # fmt: skip
+        for key, (value, ok) in values.items():
+            low, high, n, units, note = details[key]
+            u, u_ok = untrained.get(key, (math.nan, True))
+            c, kind, c_band = controls[key]
+            row = CardRow(
+                key, layer, value, low, high, n, units,
+                _scored(key, value, references, supported=ok), note=f"{block}: {note}",
+                untrained=u, control=c, control_kind=kind,
+            )  # fmt: skip
+            u_band = _scored(key, u, references, supported=u_ok)
+            rows.append(_controlled_row(row, u_band, c_band))
     return rows
 
 
-def _rule_rows(ds, references) -> list[CardRow]:
+def _fit_note(which: str, fit: dict) -> str:
+    if not np.isfinite(fit["z"]):
+        return f"sigma of ln|w| of the {fit['n']} {which} weights: too few to fit"
+    verdict = "supported" if fit["z"] > weights.LOGNORMAL_Z else "NOT supported (scored out)"
+    return (
+        f"sigma of ln|w| of the {fit['n']} {which} weights; log-normal {verdict}: "
+        f"vs {fit['alternative']} {fit['llr_min']:+.3f} per weight, Vuong z = {fit['z']:.1f}"
+    )
+
+
+def _rule_facts(ds) -> list[tuple[str, float, str, str]]:
     from neurosig.analyses.audit import audit_model
 
     # the rule's structure does not depend on what was learned: audit the untrained network
     report = audit_model(result_schema.experiment(ds))
-    facts = [
+    return [
         ("spatial_locality", float(report.local), "1", "every update reads only local terms"),
         (
             "weight_transport_free",
@@ -441,13 +615,23 @@ def _rule_rows(ds, references) -> list[CardRow]:
             "longest interval between the factors an update combines",
         ),
     ]
+
+
+def _rule_rows(ds, references, bp) -> list[CardRow]:
+    """The rule's audit. Untrained: not applicable (a rule is not learned); control: the same
+    audit of backprop (the baseline ``bp``), the rule the criteria were written against."""
+    control = {}
+    if bp is not None:
+        control = {key: value for key, value, _, _ in _rule_facts(bp)}
     rows = []
-    for key, value, units, note in facts:
-        rows.append(
-            CardRow(
-                key, 0, value, value, value, 1, units, _scored(key, value, references), note=note
-            )
-        )
+    for key, value, units, note in _rule_facts(ds):
+        c = control.get(key, math.nan)
+        kind = "the audit of backprop" if bp is not None else "backprop's audit (needs bp)"
+        row = CardRow(
+            key, 0, value, value, value, 1, units, _scored(key, value, references), note=note,
+            control=c, control_kind=kind,
+        )  # fmt: skip
+        rows.append(_controlled_row(row, "not applicable", _scored(key, c, references)))
     return rows
 
 
@@ -538,6 +722,7 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))
             bp_pair = (bp_act, extras["rdm_bp"])
     extras["rdm"] = np.asarray(representation.rdm(act))
+    control_v = _geometry_controls(act, labels, bp_pair, seed)
     extras["rdm_untrained"] = np.asarray(representation.rdm(untrained[layer]))
     extras["labels"] = labels
     model_v = _geometry_values(act, extras["rdm"], labels, bp_pair, seed)
@@ -580,20 +765,42 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             note = f"untrained {u:.3g}; BP's activity is signed: no reference end"
         if key == "rdm_correlation":
             note += f"; permutation p = {model_v['rdm_p_value'][0]:.3g}"
-        rows.append(
-            CardRow(
-                key, layer, value, low, high, n, "1", relative_band(score), note=note,
-                score=score, untrained=u, bp=b,
-            )
+        c, kind = control_v.get(key, (math.nan, ""))
+        c_score = (c - u) / (b - u) if np.isfinite(b) and b != u else math.nan
+        u_score = 0.0 if np.isfinite(b) and b != u else math.nan
+        row = CardRow(
+            key, layer, value, low, high, n, "1", relative_band(score), note=note,
+            score=score, untrained=u, bp=b, control=c, control_kind=kind,
         )  # fmt: skip
+        rows.append(_controlled_row(row, relative_band(u_score), relative_band(c_score)))
     return rows
 
 
-def _card_one(ds, references, bp, trials, seed) -> Card:
+def _geometry_controls(act, labels, bp_pair, seed) -> dict[str, tuple[float, str]]:
+    """(value, kind) of each geometry row's control.
+
+    Stimulus-shuffled activity (rows permuted against the labels and BP's stimuli) for the
+    comparisons with BP, decodability and selectivity (it is label shuffling for the last two);
+    independently column-shuffled units (no correlations, same variances) for the
+    participation ratio.
+    """
+    rng = np.random.default_rng(seed + 1)
+    shuffled = act[rng.permutation(len(act))]
+    values = _geometry_values(
+        shuffled, np.asarray(representation.rdm(shuffled)), labels, bp_pair, seed, with_ci=False
+    )
+    out = {key: (v[0], "stimulus-shuffled activity (labels permuted)") for key, v in values.items()}
+    independent = np.take_along_axis(act, np.argsort(rng.uniform(size=act.shape), axis=0), axis=0)
+    pr = float(representation.participation_ratio(independent, corrected=True))
+    out["participation_ratio"] = (pr, "units shuffled independently across stimuli")
+    return out
+
+
+def _card_one(ds, references, bp, trials, untrained_trials, seed) -> Card:
     extras: dict = {}
-    rows = _activity_rows(ds, references, trials)
+    rows = _activity_rows(ds, references, trials, untrained_trials)
     rows += _weight_rows(ds, references, seed)
-    rows += _rule_rows(ds, references)
+    rows += _rule_rows(ds, references, bp)
     rows += _geometry_rows(ds, references, bp, seed, extras)
     name = str(ds.attrs.get("name", ds.attrs.get("model", "model")))
     return Card(
@@ -606,30 +813,51 @@ def _nanmean(values) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
 
 
+def _closest_to_in(bands: Sequence[str]) -> str:
+    """Of several seeds' bands of a control, the one closest to ``in`` (in, near, out, ...)."""
+    bands = [b for b in bands if b]
+    return min(bands, key=lambda b: BAND_ORDER.get(b, 3)) if bands else ""
+
+
+def _combined_value_band(rows: Sequence[CardRow], value: float, ref: Reference | None) -> str:
+    first = rows[0]
+    if first.value_band in ("flag", "not applicable") or ref is None:
+        return first.value_band
+    if ref.relative:
+        return relative_band(_nanmean([r.score for r in rows]))
+    if all(r.value_band == band(r.value, ref) for r in rows):  # no seed failed a null or fit
+        return band(value, ref)
+    bands = [r.value_band for r in rows]
+    return max(set(bands), key=bands.count)
+
+
 def _combine_seeds(cards: list[Card]) -> Card:
-    """One card from one card per seed: the mean over seeds, CI by bootstrap over seeds."""
+    """One card from one card per seed: the mean over seeds, CI by bootstrap over seeds.
+
+    A control or untrained network that lands in for any seed makes the row uninformative.
+    """
     first = cards[0]
     rows = []
     for i, row in enumerate(first.rows):
-        values = np.array([c.rows[i].value for c in cards], float)
+        seeds = [c.rows[i] for c in cards]
+        values = np.array([r.value for r in seeds], float)
         value = _nanmean(values)
         low, high = _bootstrap(values, seed=i)
-        ref = first.references.get(row.key)
-        if row.band in ("flag", "not applicable") or ref is None:
-            b = row.band
-        elif ref.relative:
-            score = _nanmean([c.rows[i].score for c in cards])
-            b = relative_band(score)
-        else:
-            b = band(value, ref)
-        rows.append(
-            CardRow(
-                row.key, row.layer, value, low, high, len(cards), row.units, b,
-                note=f"mean of {len(cards)} seeds, CI over seeds; " + row.note,
-                score=_nanmean([c.rows[i].score for c in cards]),
-                untrained=row.untrained, bp=row.bp,
-            )
+        combined = CardRow(
+            row.key, row.layer, value, low, high, len(cards), row.units,
+            _combined_value_band(seeds, value, first.references.get(row.key)),
+            note=f"mean of {len(cards)} seeds, CI over seeds; " + row.note,
+            score=_nanmean([r.score for r in seeds]),
+            untrained=_nanmean([r.untrained for r in seeds]), bp=row.bp,
+            control=_nanmean([r.control for r in seeds]), control_kind=row.control_kind,
         )  # fmt: skip
+        rows.append(
+            _controlled_row(
+                combined,
+                _closest_to_in([r.untrained_band for r in seeds]),
+                _closest_to_in([r.control_band for r in seeds]),
+            )
+        )
     accuracy = float(np.mean([c.accuracy for c in cards]))
     return Card(first.name, first.model, rows, first.references, accuracy, len(cards), first.extras)
 
@@ -639,6 +867,7 @@ def report_card(
     *,
     bp: xr.Dataset | None = None,
     trials: dict | None = None,
+    untrained_trials: dict | None = None,
     references: dict[str, Reference] | None = None,
     seed: int = 0,
 ) -> Card:
@@ -653,6 +882,9 @@ def report_card(
     trials : {layer: SpikeTrains}, optional
         Repeated noisy trials (:func:`probe_trials`) for the Fano factor and noise correlation
         rows (first Result only); without them those rows are not applicable.
+    untrained_trials : {layer: SpikeTrains}, optional
+        The same probe of the network before training (:func:`probe_trials` with
+        ``trained=False``): the untrained column of those rows (first Result only).
     references : literature ranges (default: :func:`load_references`)
     seed : seed of the bootstraps and the decoders' splits
     """
@@ -663,7 +895,14 @@ def report_card(
         raise DataError(f"a card is of one model; got Results of {sorted(models)}")
     references = references if references is not None else load_references()
     cards = [
-        _card_one(r, references, bp, trials if i == 0 else None, seed)
+        _card_one(
+            r,
+            references,
+            bp,
+            trials if i == 0 else None,
+            untrained_trials if i == 0 else None,
+            seed,
+        )  # fmt: skip
         for i, r in enumerate(results)
     ]
     return cards[0] if len(cards) == 1 else _combine_seeds(cards)

@@ -44,6 +44,7 @@ BAND_COLOURS = {
     "out": "#D55E00",
     "flag": "#CC79A7",
     "not applicable": "#DDDDDD",
+    "uninformative": "#56B4E9",  # its untrained network or control scores in too
 }
 # the criteria of the heatmap and the activity panel, in PLAUSIBILITY.md's order
 HEATMAP_KEYS = (
@@ -115,6 +116,8 @@ def _table_rows(card: Card, numbers: dict[str, int]) -> list[list[str]]:
                 _value_text(row) + units,
                 rng + conf,
                 row.band,
+                _control_text(row.untrained, row.untrained_band),
+                _control_text(row.control, row.control_band, row.control_kind),
                 cite,
                 row.note,
             ]
@@ -122,7 +125,16 @@ def _table_rows(card: Card, numbers: dict[str, int]) -> list[list[str]]:
     return out
 
 
-HEADER = ["criterion", "layer", "value [95 % CI]", "literature", "band", "ref.", "note"]
+def _control_text(value: float, band: str, kind: str = "") -> str:
+    """``value (band)`` of a row's untrained network or control, with the control's kind."""
+    text = _fmt(value) + (f" ({band})" if band and band != "not applicable" else "")
+    return f"{text}: {kind}" if kind else text
+
+
+HEADER = [
+    "criterion", "layer", "value [95 % CI]", "literature", "band", "untrained", "control",
+    "ref.", "note",
+]  # fmt: skip
 
 
 def card_markdown(cards: Card | Sequence[Card]) -> str:
@@ -131,9 +143,12 @@ def card_markdown(cards: Card | Sequence[Card]) -> str:
     numbers = _citation_numbers(cards)
     lines = ["# Plausibility report card", ""]
     lines.append(
-        "Bands: in / near the literature range, out, flag (degenerate measurement) or not "
-        "applicable. Geometry rows are scored between the untrained network (0) and BP (1): "
-        "in >= 2/3, near >= 1/3 (neurosig's convention). No overall score.\n"
+        "Bands: in / near the literature range, out, flag (degenerate measurement), not "
+        "applicable, or uninformative: the untrained network or the row's control (a null "
+        "that keeps what the statistic should ignore and destroys what it measures) scores "
+        "in too, so the row measures nothing here. Geometry rows are scored between the "
+        "untrained network (0) and BP (1): in >= 2/3, near >= 1/3 (neurosig's convention). "
+        "See docs/report-card.md. No overall score.\n"
     )
     for card in cards:
         lines.append(
@@ -347,7 +362,8 @@ def write_report(
     """Score ``results`` (seeds of one rule) and every baseline; write the report files.
 
     ``trials`` repeats (of 10 stimuli, ``trial_duration_ms`` each) are simulated for spiking
-    models' Fano factor and noise correlations (0: skip; those rows become not applicable).
+    models' Fano factor and noise correlations (0: skip; those rows become not applicable),
+    for the trained network and for the untrained one (the untrained column).
     A BP Result among the baselines is the reference end of the geometry rows.
     """
     if not results:
@@ -358,12 +374,15 @@ def write_report(
     cards = []
     for group in [list(results)] + [[b] for b in baselines]:
         name = group[0].attrs.get("name", "?")
-        probe = None
+        probe = before = None
         if trials and result_schema.has_spikes(group[0]):
             progress(f"{name}: simulating {trials} repeats of 10 stimuli for the trial statistics")
             probe = probe_trials(group[0], n_repeats=trials, duration_ms=trial_duration_ms)
+            before = probe_trials(
+                group[0], n_repeats=trials, duration_ms=trial_duration_ms, trained=False
+            )
         progress(f"{name}: scoring")
-        cards.append(report_card(group, bp=bp, trials=probe))
+        cards.append(report_card(group, bp=bp, trials=probe, untrained_trials=before))
     fig = plot_report(cards, [results[0]] + list(baselines))
     fig.savefig(out / "report.png", dpi=130)
     fig.savefig(out / "report.pdf")

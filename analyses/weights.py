@@ -12,7 +12,16 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-__all__ = ["dale_fraction", "excitatory_fraction", "outgoing_signs", "weight_lognormal"]
+__all__ = [
+    "ALTERNATIVES",
+    "LOGNORMAL_Z",
+    "RANDOM_KINDS",
+    "dale_fraction",
+    "excitatory_fraction",
+    "outgoing_signs",
+    "random_weights",
+    "weight_lognormal",
+]
 
 
 def outgoing_signs(weight: np.ndarray | xr.DataArray) -> np.ndarray:
@@ -61,26 +70,98 @@ def excitatory_fraction(weight: np.ndarray | xr.DataArray) -> float:
     return float(np.mean(consistent == 1)) if consistent.size else float("nan")
 
 
-def weight_lognormal(weight: np.ndarray | xr.DataArray) -> dict[str, float]:
-    """Log-normal fit of ``|w|`` over the non-zero weights, and its comparison with a normal.
+LOGNORMAL_Z = 1.96  # Vuong z the log-normal must exceed over every alternative (2.5 %, one-sided)
+ALTERNATIVES = ("normal", "half-normal", "uniform")
+RANDOM_KINDS = ("gaussian", "uniform")
 
-    Returns ``mu`` and ``sigma`` of ``ln|w|`` (maximum likelihood), and ``llr``, the mean
-    log-likelihood ratio per weight of the log-normal over a normal fitted to ``|w|`` (positive:
-    the log-normal fits better). Song et al. (2005) PLoS Biol 3:e68 found log-normal EPSP
-    amplitudes in rat visual cortex.
+
+def _alternative_loglik(w: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-weight log-likelihood of ``w > 0`` under each fitted alternative to the log-normal."""
+    return {
+        "normal": stats.norm.logpdf(w, w.mean(), w.std()),
+        # |w| of zero-mean Gaussian weights (the usual initialisation)
+        "half-normal": stats.halfnorm.logpdf(w, 0.0, np.sqrt(np.mean(w**2))),
+        # |w| of uniform weights
+        "uniform": np.full(w.size, -np.log(w.max())),
+    }
+
+
+def weight_lognormal(weight: np.ndarray | xr.DataArray, sign: int | None = None) -> dict:
+    """Log-normal fit of weight magnitudes, tested against a normal, half-normal and uniform.
+
+    Parameters
+    ----------
+    weight : array
+    sign : +1, -1 or None
+        +1: the positive (excitatory) weights only, -1: the magnitudes of the negative
+        (inhibitory) ones, None: all non-zero magnitudes pooled. Song et al. (2005) PLoS Biol
+        3:e68 fitted excitatory EPSP amplitudes: compare a sign's weights, never both pooled.
+
+    Returns
+    -------
+    dict
+        ``mu`` and ``sigma`` of ``ln|w|`` (maximum likelihood) and ``n``; ``llr``, the mean
+        log-likelihood ratio per weight of the log-normal over a normal fitted to ``|w|``;
+        ``llr_min``, the smallest mean ratio over the alternatives in :data:`ALTERNATIVES`
+        (normal, half-normal: ``|w|`` of Gaussian weights, uniform on ``[0, max]``: ``|w|`` of
+        uniform weights), ``alternative``, the one that attains it, and ``z``, its Vuong
+        statistic ``sqrt(n) mean(l) / sd(l)`` of the per-weight ratios ``l``. The log-normal
+        is supported only when ``z > LOGNORMAL_Z`` (1.96): the sigma of Gaussian weights,
+        ``pi / sqrt(8) = 1.11``, and of uniform ones, 1.0, mean nothing, and both fail this.
 
     Examples
     --------
-    >>> fit = weight_lognormal(np.random.default_rng(0).lognormal(0.0, 1.0, (200, 200)))
-    >>> round(fit["sigma"], 1), fit["llr"] > 0
-    (1.0, True)
+    >>> rng = np.random.default_rng(0)
+    >>> fit = weight_lognormal(rng.lognormal(0.0, 1.0, (200, 200)))
+    >>> round(fit["sigma"], 1), fit["llr"] > 0, fit["z"] > LOGNORMAL_Z
+    (1.0, True, True)
+    >>> gaussian = weight_lognormal(rng.normal(size=(200, 200)), sign=1)
+    >>> round(gaussian["sigma"], 2), gaussian["alternative"], gaussian["z"] < 0
+    (1.11, 'half-normal', True)
     """
-    w = np.abs(np.asarray(weight, dtype=float).ravel())
-    w = w[w > 0]
-    if w.size < 3:
-        return {"mu": float("nan"), "sigma": float("nan"), "llr": float("nan"), "n": w.size}
+    w = np.asarray(weight, dtype=float).ravel()
+    w = np.abs(w[w != 0] if sign is None else w[w * sign > 0])
+    nan = float("nan")
+    if w.size < 3 or np.unique(w).size < 2:
+        return {"mu": nan, "sigma": nan, "llr": nan, "llr_min": nan, "alternative": "",
+                "z": nan, "n": w.size}  # fmt: skip
     logw = np.log(w)
     mu, sigma = float(logw.mean()), float(logw.std())
     ll_lognormal = stats.norm.logpdf(logw, mu, sigma) - logw  # density of |w|, not of ln|w|
-    ll_normal = stats.norm.logpdf(w, w.mean(), w.std())
-    return {"mu": mu, "sigma": sigma, "llr": float(np.mean(ll_lognormal - ll_normal)), "n": w.size}
+    ratios = {k: ll_lognormal - ll for k, ll in _alternative_loglik(w).items()}
+    alternative = min(ratios, key=lambda k: ratios[k].mean())
+    d = ratios[alternative]
+    z = float(np.sqrt(d.size) * d.mean() / d.std()) if d.std() > 0 else nan
+    return {
+        "mu": mu,
+        "sigma": sigma,
+        "llr": float(ratios["normal"].mean()),
+        "llr_min": float(d.mean()),
+        "alternative": alternative,
+        "z": z,
+        "n": w.size,
+    }
+
+
+def random_weights(
+    weight: np.ndarray | xr.DataArray, kind: str, rng: np.random.Generator | int | None = None
+) -> np.ndarray:
+    """The control of a weight statistic: random weights of the same shape and scale.
+
+    ``kind`` "gaussian": zero-mean normal, "uniform": uniform on ``[-a, a]``, each with the
+    root mean square of ``weight`` (the usual initialisations, before any learning).
+
+    Examples
+    --------
+    >>> w = random_weights(np.ones((300, 300)), "uniform", rng=0)
+    >>> w.shape, round(float(np.sqrt(np.mean(w**2))), 2)
+    ((300, 300), 1.0)
+    """
+    w = np.asarray(weight, dtype=float)
+    rms = float(np.sqrt(np.mean(w**2))) if w.size else 0.0
+    rng = np.random.default_rng(0 if rng is None else rng)
+    if kind == "gaussian":
+        return rng.normal(0.0, rms, w.shape)
+    if kind == "uniform":
+        return rng.uniform(-np.sqrt(3) * rms, np.sqrt(3) * rms, w.shape)
+    raise ValueError(f"kind = {kind!r}: one of {RANDOM_KINDS}")

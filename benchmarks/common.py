@@ -69,12 +69,14 @@ def machine_lines() -> list[str]:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
+    import neurosig
+
     return [
         f"- machine: {platform.platform()}, CPU: {cpu_model()}",
         f"- CPUs: {os.cpu_count()} (usable by this process: {usable})",
         f"- numpy BLAS: {blas_description()}",
         f"- python {platform.python_version()}, numpy {package_version('numpy')}, "
-        f"neurosig {package_version('neurosig')}",
+        f"neurosig {neurosig.__version__}",
     ]
 
 

@@ -69,13 +69,32 @@ class Read:
     pathway: str = ""
 
 
+LABEL_ROUTES = ("none", "stream", "direct", "feedback")
+
+
 @dataclass(frozen=True)
 class UpdateReads:
-    """Everything the update of one block's parameters reads (see :meth:`update_reads`)."""
+    """Everything the update of one block's parameters reads (see :meth:`update_reads`).
+
+    ``reads`` documents the quantities in words. The other fields are what
+    :mod:`neurosig.analyses.audit_measured` measures and checks against the model's code:
+    ``later``, the later blocks whose state (activity, weights, optimiser) the update
+    depends on; ``weights_of``, the other blocks whose weights it reads (weight transport);
+    ``label``, how the label reaches it: ``"none"``, ``"stream"`` (only through the forward
+    stream, from the model's label entry), ``"direct"`` (the label itself, e.g. as a loss
+    target) or ``"feedback"`` (through an error from later blocks).
+    """
 
     block: str  # "layer1", "output", "readout", "signal"
     params: str  # the parameters it changes, e.g. "W, b"
     reads: tuple[Read, ...]
+    later: tuple[str, ...] = ()
+    weights_of: tuple[str, ...] = ()
+    label: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.label not in LABEL_ROUTES:
+            raise ValueError(f"label must be one of {LABEL_ROUTES}, got {self.label!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +232,7 @@ class LayeredModel:
     def __init__(self, config: MLPConfig, n_classes: int) -> None:
         self.config = config
         self.n_classes = n_classes
+        self.n_features = 0  # set when the blocks are added
         self.dtype: type = np.dtype(config.dtype).type
         self.blocks: dict[str, nn.Dense] = {}
         self.feedback: dict[str, np.ndarray] = {}
@@ -220,6 +240,7 @@ class LayeredModel:
 
     def add_mlp(self, n_in: int, rng: np.random.Generator, head: str) -> None:
         """Add the hidden blocks ``layer1..layerL`` and a linear block ``head`` on top."""
+        self.n_features = n_in
         for i, block in enumerate(hidden_blocks(self.config, n_in, rng), start=1):
             self.blocks[f"layer{i}"] = block
         self.blocks[head] = linear_block(self.config.hidden[-1], self.n_classes, rng, self.dtype)
@@ -238,8 +259,42 @@ class LayeredModel:
         raise NotImplementedError
 
     def update_reads(self) -> tuple[UpdateReads, ...]:
-        """What the update of every trained block reads (the declaration the audit uses)."""
+        """What the update of every trained block reads (documentation that the measured
+        audit, :mod:`neurosig.analyses.audit_measured`, checks against the code)."""
         raise NotImplementedError
+
+    # -- MeasurableUpdates (neurosig.protocols): the parts the measured audit perturbs -------
+    def block_names(self) -> tuple[str, ...]:
+        """Every block, in forward order."""
+        return tuple(self.blocks)
+
+    def block_layer(self, name: str) -> float:
+        """``layer<l>`` is layer l, the last block (output or readout) L+1, a block in front
+        of the hidden layers (SP-core's label projection) 0."""
+        hidden = [n for n in self.blocks if n.startswith("layer")]
+        if name in hidden:
+            return float(hidden.index(name) + 1)
+        return float(len(hidden) + 1) if name == list(self.blocks)[-1] else 0.0
+
+    def block(self, name: str) -> nn.Dense:
+        """The Dense unit of block ``name``."""
+        return self.blocks[name]
+
+    def optimiser_state(self, name: str) -> dict[str, np.ndarray]:
+        """The live moment arrays of block ``name``'s Adam (empty if the block is frozen)."""
+        if name not in self.optimisers:
+            return {}
+        opt = self.optimisers[name]
+        return {f"m_{k}": v for k, v in opt.m.items()} | {f"v_{k}": v for k, v in opt.v.items()}
+
+    def fixed_arrays(self) -> dict[str, np.ndarray]:
+        """The fixed feedback matrices, live, under their state-dict names."""
+        return {f"feedback_{name}.B": matrix for name, matrix in self.feedback.items()}
+
+    def label_entry(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """What the labels become where they enter the forward stream; None here: the label
+        never enters it (only the output's loss reads it)."""
+        return None
 
     def _params(self, name: str) -> str:
         """The parameters of block ``name``, e.g. ``"W, b"``."""
@@ -260,6 +315,7 @@ class LayeredModel:
                 Read(self._input_name(name), "pre"),
                 Read("e = softmax(z) - onehot(y): its own output and the label", "post"),
             ),
+            label="direct",
         )
 
     def train_batch(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Losses:
@@ -365,7 +421,10 @@ class FeedbackMLP(LayeredModel):
                 Read("f'(z), its own derivative", "post"),
                 self.error_read(i + 1),
             )
-            out.append(UpdateReads(name, self._params(name), reads))
+            later = tuple(names[i + 1 :])
+            weights = later if self.error_read(i + 1).kind == "weight transport" else ()
+            entry = UpdateReads(name, self._params(name), reads, later, weights, "feedback")
+            out.append(entry)
         return (*out, self._readout_reads(names[-1]))
 
     def error_below(self, i: int, dz: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -705,6 +764,7 @@ class ForwardForward(LayeredModel):
         self, config: ForwardForwardConfig, n_in: int, n_classes: int, rng: np.random.Generator
     ) -> None:
         super().__init__(config, n_classes)
+        self.n_features = n_in
         for i, block in enumerate(hidden_blocks(config, n_in + n_classes, rng), start=1):
             self.blocks[f"layer{i}"] = block
         self.hidden_names = tuple(self.blocks)
@@ -728,7 +788,7 @@ class ForwardForward(LayeredModel):
                 Read(f"goodness g of {name} (a per-layer sum)", "shared"),
                 Read("theta, and whether the data are positive or negative", "global input"),
             )
-            out.append(UpdateReads(name, self._params(name), reads))
+            out.append(UpdateReads(name, self._params(name), reads, label="stream"))
         layers = ", ".join(self.readout_layers)
         readout = UpdateReads(
             "readout",
@@ -737,8 +797,15 @@ class ForwardForward(LayeredModel):
                 Read(f"normalised h of {layers}, neutral label (its input)", "pre"),
                 Read("e = softmax(z) - onehot(y): its own output and the label", "post"),
             ),
+            label="direct",
         )
         return (*out, readout)
+
+    def label_entry(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The label rows overlaid on the input: ``onehot(y)`` for the positive data, then
+        ``onehot(y')`` for the negative data, ``y'`` drawn from ``rng`` (:func:`wrong_labels`)."""
+        y_neg = wrong_labels(y, self.n_classes, rng)
+        return nn.one_hot(np.concatenate([y, y_neg]), self.n_classes, self.dtype)
 
     def overlay(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``(x, label_scale * labels)``: the label rows (B, C) concatenated to the input."""
@@ -770,8 +837,7 @@ class ForwardForward(LayeredModel):
         """
         y = np.asarray(y)
         b = len(y)
-        y_neg = wrong_labels(y, self.n_classes, rng)
-        labels = nn.one_hot(np.concatenate([y, y_neg]), self.n_classes, self.dtype)
+        labels = self.label_entry(y, rng)
         a = self.overlay(np.concatenate([x, x]), labels)  # rows: B positive, then B negative
         losses: Losses = {}
         grads: Gradients = {}

@@ -8,7 +8,8 @@ keeps only its neuron and synapse equations and its learning rule:
 
 - :class:`LayeredStructure`: sizes, connectivity, time steps and the structural hash;
 - initialisation: :func:`dale_signs` and :func:`initial_weights`;
-- the per-layer loss: :func:`loss_summary` (equations of the summary group),
+- the per-layer loss: :func:`loss_summary` (equations of the summary group; the rules'
+  scale relative to its gradient: docs/learning-rules.md),
   :func:`error_scalars`, :func:`add_layer_loss` (the Brian2 objects), :func:`bound_code`;
 - the delta readout's loss group: :func:`add_readout_loss`;
 - :class:`LayeredBrianModel`: the TrainableModel plumbing (learning rates and their schedule,
@@ -532,6 +533,20 @@ class LayeredBrianModel:
             out[f"layer{l}"] = float(l)
             out[f"summary{l}"] = float(l)
         return out
+
+    def stimuli(self) -> dict[str, float]:
+        """Layer at which each input of the network enters, by name (for the audit): the
+        TimedArrays the driver fills per chunk (data, label, phase and live flags, spike-time
+        tables at layer 0; unit noise at its layer). Names a family does not build are
+        ignored."""
+        L = self.st.n_hidden
+        out = {name: 0.0 for name in ("stim", "lab", "tgt", "live", "tab_h", "tab_t")}
+        out.update({f"noise{l}": float(l) for l in range(1, L + 1)})
+        return out
+
+    def label_inputs(self) -> tuple[str, ...]:
+        """The input and the group that carry the label (for the audit's label-path row)."""
+        return ("lab", "label")
 
     def chunks(self, n: int) -> Iterator[slice]:
         """Slices of at most ``chunk`` samples covering ``range(n)``."""

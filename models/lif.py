@@ -43,7 +43,9 @@ layer with the per-class loss of SP-core on cosines with remembered class target
 :func:`neurosig.models.layered.loss_summary`) or ``1/2 |H_h - H_t|^2`` (``loss = "mse"``, the
 filtered ``v_t - v_h`` error). The spike function is never differentiated. One presynaptic
 spike adds ``w psp tau_syn`` to the time integral of the potential, so
-``dA_j/dw_ij = G_j kappa n_i`` with ``kappa = psp tau_syn / T``::
+``dA_j/dw_ij = G_j kappa n_i`` with ``kappa = psp tau_syn / T`` (in layer 1 the true value is
+``phi`` times this, ``phi`` = 0.34 at T = 20 ms: the membrane's low-pass; checked by finite
+differences, docs/learning-rules.md)::
 
     p_i   = kappa n_i - pbar_i                   presynaptic factor (minus its running mean)
     e_j   = dL/dH_j * G_j                        postsynaptic factor

@@ -2,7 +2,8 @@
 
 Everything here turns a :class:`~neurosig.models.lif.LIFConfig` into code: the structure,
 the initial state, the equation strings of every group and update (readable with
-``neurosig models --describe lif``) and the Brian2 network of one chunk of samples.
+``neurosig models --describe lif``) and the Brian2 network of one chunk of samples. The
+rules' relation to their stated losses is measured in docs/learning-rules.md.
 """
 
 from __future__ import annotations

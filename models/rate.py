@@ -56,6 +56,9 @@ framework and the Hebbian form, not these continuous-time rules)
     ``-lambda/2 |h - m_neg|^2`` with ``m_neg`` the mean remembered target of the other classes
     (bounded below for ``lambda < 1``); ``"normalise"`` compares unit vectors,
     ``L = 1 - cos(h, h_t)``; ``"none"`` is the bare pull.
+    Each update is the gradient of its ``L`` times ``a_{l-1}(P)/a_l(P)`` in layer ``l`` (the
+    activity has not settled; 1 at steady state), checked by finite differences:
+    docs/learning-rules.md.
 
 Readouts (both local): ``delta`` -- C linear rate units on the last layer's data stream trained by
 the normalised delta rule ``dw_ic = -readout_lr (o_c - y_c) h_i / (|h|^2 + 1)``; ``target`` --

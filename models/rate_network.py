@@ -3,7 +3,8 @@
 Everything here turns a :class:`~neurosig.models.rate.RateConfig` into code: the structure
 (sizes, connectivity, time steps), the initial state, the equation strings of every group and
 update (readable with ``neurosig models --describe rate``), the Brian2 network of one chunk of
-samples, and the TimedArray contents of a chunk.
+samples, and the TimedArray contents of a chunk. The rules' relation to their stated losses
+(a per-layer factor) is measured in docs/learning-rules.md.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 :class:`ReferenceIntegrator` runs the network of :func:`neurosig.models.rate_network.build_brian`
 one time step at a time, with the same update order and the same noise, so that the tests can
 compare Brian2 (every target) with it to 1e-9. It is also the ``target = "reference"`` simulator.
+It computes the same rule as Brian2, not an independent gradient: the finite-difference checks
+of the rule against its loss are tests/test_gradients.py (docs/learning-rules.md).
 
 The order inside a step mirrors the Brian2 schedule: monitors (slot ``start``), then the
 learning block on the state the previous step left (latch, class memory, summary, error factors,

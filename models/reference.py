@@ -102,6 +102,7 @@ class SPCore(LayeredModel):
         y: np.ndarray,
         k_classes: np.ndarray,
         rng: np.random.Generator,
+        rows: np.ndarray,
         need_h: bool = True,
     ) -> tuple[float, np.ndarray | None, np.ndarray]:
         c = self.config
@@ -116,7 +117,14 @@ class SPCore(LayeredModel):
             kind=c.similarity,
             temperature=c.temperature,
             need_h=need_h,
+            rows=rows,
         )
+
+    def label_entry(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Which class target each sample carries into the target stream: ``t_0 = S c`` for
+        ``c = y`` (the class targets are forwarded once and indexed by these rows, the same
+        computation as forwarding one target per sample; see :mod:`neurosig.sigprop`)."""
+        return np.asarray(y)
 
     def gradients(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -132,10 +140,11 @@ class SPCore(LayeredModel):
         losses: dict[str, float] = {}
         grads: dict[str, dict[str, np.ndarray]] = {}
 
+        rows = self.label_entry(y, rng)  # the label enters here; the layers index targets
         # signal: the label projected into input space, compared with the raw input
         t, cache_t = self.signal.forward(eye)
         if self.config.signal == "learned":
-            loss, _, dt = self._loss(x, t, y, eye, rng, need_h=False)  # x is not learned
+            loss, _, dt = self._loss(x, t, y, eye, rng, rows, need_h=False)  # x is not learned
             losses["signal"] = loss
             grads["signal"] = self.signal.backward(dt, cache_t, input_grad=False)[1]
 
@@ -146,7 +155,7 @@ class SPCore(LayeredModel):
         for i, layer in enumerate(self.layers):
             k_classes = cosine_gram(stacked[b:])  # similarity of this layer's input targets
             stacked, cache = layer.forward(stacked, train=True, rng=rng, dropout_rows=b)
-            loss, dh, dt = self._loss(stacked[:b], stacked[b:], y, k_classes, rng)
+            loss, dh, dt = self._loss(stacked[:b], stacked[b:], y, k_classes, rng, rows)
             name = f"layer{i + 1}"
             losses[name] = loss
             dz = layer.output_to_preactivation(np.concatenate([dh, dt]), cache)
@@ -162,11 +171,20 @@ class SPCore(LayeredModel):
     def update_reads(self) -> tuple[UpdateReads, ...]:
         """What each part's update reads: its own layer, its input and per-layer summaries.
 
-        The label enters at the front (through the signal block) and reaches every layer
-        forward, as the target stream; no error crosses layers.
+        The label enters at the front (:meth:`label_entry`, through the signal block) and
+        reaches every layer forward, as the target stream; no error crosses layers. With
+        ``loss = "per_class"`` every layer (and the signal) also reads the label itself: its
+        cross-entropy's target is ``onehot(y)`` over the C class targets.
         """
         out = []
         summary = Read("the loss's softmax over similarities (per-layer sums)", "shared")
+        per_class = self.config.loss == "per_class"
+        label = "direct" if per_class else "stream"
+        positives = (
+            Read("onehot(y), the label: which class target is the positive", "global input")
+            if per_class
+            else Read("similarities of the input targets (which samples are positives)", "shared")
+        )
         if self.config.signal == "learned":
             signal = (
                 Read("onehot(c), the label entering at the front (its input)", "pre"),
@@ -174,16 +192,17 @@ class SPCore(LayeredModel):
                 Read("x_j, the data stream of the same input unit", "post"),
                 summary,
             )
-            out.append(UpdateReads("signal", self._params("signal"), signal))
+            out.append(UpdateReads("signal", self._params("signal"), signal, label=label))
         for i in range(len(self.layers)):
             pre = f"h and t of layer{i}" if i else "x and t_0, the signal block's output"
             reads = (
                 Read(f"{pre} (its input, both streams)", "pre"),
                 Read("h, t and f'(z) of both streams, its own", "post"),
                 summary,
-                Read("similarities of the input targets (which samples are positives)", "shared"),
+                positives,
             )
-            out.append(UpdateReads(f"layer{i + 1}", self._params(f"layer{i + 1}"), reads))
+            name = f"layer{i + 1}"
+            out.append(UpdateReads(name, self._params(name), reads, label=label))
         return (*out, self._readout_reads("readout"))
 
     # ---------------------------------------------------------------------------------------

@@ -11,10 +11,17 @@ run the same objects:
     ``device.run(run_args=...)`` replaces the TimedArray contents and the variables carried
     between batches (weights, biases, class memories, learning rates) without recompiling.
     The project directory is cached under ``~/.cache/neurosig/brian/<hash>`` (``NEUROSIG_CACHE``
-    overrides the root): a second process with the same network structure only relinks.
+    overrides the root; :func:`project_dir`): a second process with the same network structure
+    and the same compiler flags only relinks.
 ``cython`` / ``numpy``
     Brian2's runtime targets, for notebooks and debugging: the network is stored once
     (``Network.store``) and every batch restores it, writes the carried variables and runs.
+
+Compiler flags (:func:`compiler_flags`): Brian2's defaults (``-O3 -ffast-math -march=native``)
+by default; with ``NEUROSIG_REPRODUCIBLE=1`` (``neurosig train --reproducible``, ``neurosig
+sweep run --reproducible``) IEEE-conforming ones without ``-ffast-math`` and ``-march=native``
+(docs/reproducibility.md measures the difference). The flags are set before every build, are part
+of the cache key and are recorded in every Result (``compiler_flags``).
 
 Only one Brian2 program can be live per process (Brian2's standalone device is global);
 building a new one makes the previous one stale, and running a stale program raises.
@@ -44,6 +51,15 @@ import numpy as np
 
 TARGETS = ("standalone", "cython", "numpy")
 
+REPRODUCIBLE_ENV = "NEUROSIG_REPRODUCIBLE"
+# Brian2's own default (codegen.cpp.extra_compile_args_gcc, checked against the installed Brian2
+# by tests/test_reproducible.py): fast, but -ffast-math lets the compiler reorder floating point
+# sums and -march=native picks instructions (FMA, vector widths) by the machine that compiles
+FAST_FLAGS = ("-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-std=c++17")
+# IEEE arithmetic in source order on the baseline instruction set: the same binary code, and the
+# same numbers, on every x86-64 machine (-ffp-contract=off: no fused multiply-adds either)
+REPRODUCIBLE_FLAGS = ("-w", "-O3", "-ffp-contract=off", "-std=c++17")
+
 _LIVE: list[BrianProgram] = []  # the one program whose objects are valid (see module docs)
 
 
@@ -65,6 +81,44 @@ def cache_root() -> Path:
     """Root of neurosig's caches (``$NEUROSIG_CACHE`` or ``~/.cache/neurosig``)."""
     root = os.environ.get("NEUROSIG_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "neurosig"
+
+
+def reproducible() -> bool:
+    """Whether reproducible mode is on: ``$NEUROSIG_REPRODUCIBLE`` is ``1`` (or true, yes, on).
+
+    Raises :class:`~neurosig.errors.ConfigError` for a value that is neither on nor off.
+    """
+    value = os.environ.get(REPRODUCIBLE_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    from neurosig.errors import ConfigError
+
+    raise ConfigError(f"{REPRODUCIBLE_ENV}={value!r}: set it to 1 (reproducible) or 0 (fast)")
+
+
+def compiler_flags() -> tuple[str, ...]:
+    """The C++ flags of the Brian2 programs built now: :data:`REPRODUCIBLE_FLAGS` in
+    reproducible mode (:func:`reproducible`), else :data:`FAST_FLAGS` (Brian2's defaults).
+
+    Examples
+    --------
+    >>> compiler_flags() in (FAST_FLAGS, REPRODUCIBLE_FLAGS)
+    True
+    """
+    return REPRODUCIBLE_FLAGS if reproducible() else FAST_FLAGS
+
+
+def project_dir(key: str, flags: tuple[str, ...] | None = None) -> Path:
+    """The cached standalone project of structure ``key`` compiled with ``flags`` (default:
+    :func:`compiler_flags`): ``cache_root()/brian/<key>``, plus ``-flags<hash>`` for flags other
+    than Brian2's defaults, so that programs built with different flags are never mixed
+    (processes of two modes never share a build folder, and switching modes recompiles
+    nothing)."""
+    flags = compiler_flags() if flags is None else tuple(flags)
+    suffix = "" if flags == FAST_FLAGS else f"-flags{structure_key(*flags)[:8]}"
+    return cache_root() / "brian" / f"{key}{suffix}"
 
 
 def structure_key(*parts: Any) -> str:
@@ -129,13 +183,17 @@ class BrianProgram:
     build : callable
         Creates the Brian2 objects (inside the right device) and returns a :class:`Built`.
     key : str
-        Structural hash: the standalone project directory is ``cache_root()/brian/<key>``.
+        Structural hash: the standalone project directory is :func:`project_dir` ``(key)``.
+
+    The C++ flags (:func:`compiler_flags`) are read once, when the program is made, and kept in
+    ``compiler_flags``.
     """
 
     target: str
     build: Callable[[], Built]
     key: str
     compile_seconds: float = float("nan")
+    compiler_flags: tuple[str, ...] = field(default_factory=compiler_flags)
     built: Built | None = None
     _project: Path | None = None
     _results: str = field(default_factory=lambda: f"results-{os.getpid()}")
@@ -155,6 +213,9 @@ class BrianProgram:
 
         reinit_devices()
         brian2.start_scope()
+        # the runtime cython target compiles with the same preferences
+        brian2.prefs["codegen.cpp.extra_compile_args"] = None  # use the gcc flags below
+        brian2.prefs["codegen.cpp.extra_compile_args_gcc"] = list(self.compiler_flags)
         if self.target == "standalone":
             self._build_standalone(brian2)
         else:
@@ -168,7 +229,7 @@ class BrianProgram:
         _LIVE.append(self)
 
     def _build_standalone(self, brian2: Any) -> None:
-        project = cache_root() / "brian" / self.key
+        project = project_dir(self.key, self.compiler_flags)
         with _locked(project.with_suffix(".lock")):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0

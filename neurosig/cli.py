@@ -9,6 +9,8 @@ divergence) ends in one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -43,10 +45,36 @@ def _accuracy_line(ds) -> str:
     return ", ".join(parts)
 
 
+def _set_reproducible(args: argparse.Namespace) -> None:
+    """``--reproducible``: portable C++ flags for every Brian2 program built from now on, in
+    this process and the worker processes it starts (:mod:`neurosig.brian`)."""
+    from neurosig.brian import REPRODUCIBLE_ENV
+
+    if args.reproducible:
+        os.environ[REPRODUCIBLE_ENV] = "1"
+
+
+def _reference_from_arg(text: str | None) -> dict[str, str] | None:
+    """``lr=0.003,dale=true`` -> ``{"lr": "0.003", "dale": "true"}`` (a value may hold commas,
+    ``hidden=[48, 32]``: only a comma before ``name=`` starts a new field)."""
+    from neurosig.errors import ConfigError
+
+    if text is None:
+        return None
+    out = {}
+    for part in re.split(r",\s*(?=[A-Za-z_][\w.]*\s*=)", text.strip()):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--reference {text!r}: write field=value[,field=value...]")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from neurosig.results import samples_per_second
     from neurosig.train import train
 
+    _set_reproducible(args)
     exp = _experiment_from_args(args)
     out = Path(args.out) if args.out else Path("results") / f"{exp.name}-seed{exp.train.seed}.nc"
     ds = train(exp, out=out, progress=not args.quiet)
@@ -164,16 +192,46 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from neurosig.sweep import export_sweep, load_sweep, run_sweep, sweep_status
+    from neurosig.errors import ConfigError
+    from neurosig.sweep import (
+        difference_rows,
+        differences_markdown,
+        export_sweep,
+        load_sweep,
+        run_sweep,
+        sweep_status,
+        write_differences,
+    )
 
     if args.action == "status":
         print(sweep_status(args.store))
         return 0
     if args.action == "export":
-        ds = export_sweep(args.store, args.out)
+        if args.diffs and Path(args.diffs).suffix not in (".md", ".csv"):
+            raise ConfigError(f"--diffs {args.diffs}: give a .md or a .csv file")
+        ds = export_sweep(args.store, args.out, _reference_from_arg(args.reference))
         dims = ", ".join(f"{d} {n}" for d, n in ds.sizes.items())
         print(f"{args.out}: {ds.attrs['points_done']} points done ({dims})")
+        if "paired_difference" not in ds:
+            if args.diffs:
+                raise ConfigError(
+                    f"{args.store}: no paired differences (no point done, or seeds not paired: "
+                    "rerun the sweep into a new --store)"
+                )
+            if ds.attrs["points_done"]:
+                print(
+                    f"neurosig: {args.store} was trained with different seeds at each grid point "
+                    "(neurosig 0.2.0 or older): no paired differences; rerun it into a new "
+                    "--store for them",
+                    file=sys.stderr,
+                )
+            return 0
+        rows = difference_rows(ds)
+        print("\n" + differences_markdown(rows), end="")
+        if args.diffs:
+            print(f"differences written to {write_differences(rows, args.diffs)}")
         return 0
+    _set_reproducible(args)
     sweep = load_sweep(args.spec)
     store = Path(args.store or Path("results") / "sweeps" / f"{sweep.name}.zarr")
     shape = " x ".join(f"{n} {d}" for d, n in zip(sweep.dims, sweep.shape, strict=True))
@@ -202,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--out", help="result file (.nc); default results/NAME-seedS.nc")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="compile Brian2 C++ without -ffast-math and -march=native: the same numbers on "
+        "every machine (also NEUROSIG_REPRODUCIBLE=1)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("validate", help="check an experiment TOML and print it fully resolved")
@@ -261,11 +325,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--workers", type=int, help="processes or jobs (default: one per core)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="compile Brian2 C++ without -ffast-math and -march=native (also "
+        "NEUROSIG_REPRODUCIBLE=1); a store is resumed in the mode it was started in",
+    )
     q = actions.add_parser("status", help="points done, failed and pending in a store")
     q.add_argument("store")
-    q = actions.add_parser("export", help="write a store as one netCDF Dataset")
+    q = actions.add_parser(
+        "export",
+        help="write a store as one netCDF Dataset, with paired differences between conditions",
+    )
     q.add_argument("store")
     q.add_argument("out", help="netCDF file (.nc)")
+    q.add_argument(
+        "--reference",
+        metavar="FIELD=VALUE,...",
+        help="the condition the others are compared with (default: the first grid point); "
+        "grid fields left out are matched (each condition against the reference at its own "
+        "value of them)",
+    )
+    q.add_argument("--diffs", metavar="OUT.md|OUT.csv", help="also write the differences table")
     p.set_defaults(func=cmd_sweep)
     return parser
 

@@ -87,3 +87,67 @@ class DeclaresUpdateReads(Protocol):
 
     def update_reads(self) -> tuple[Any, ...]:
         """One entry per parameter block: the quantities its update reads."""
+
+
+@runtime_checkable
+class MeasurableUpdates(Protocol):
+    """A numpy model whose updates the audit measures (:mod:`neurosig.analyses.audit_measured`).
+
+    The measurement perturbs one part of a copy of the model at a time and watches which
+    blocks' updates change, so it needs the model's parts by name: the blocks in forward
+    order, each block's computing unit (whose ``forward`` is the only way the block's activity
+    is computed, and whose ``params`` are its weights), the optimiser state of each trained
+    block, the fixed arrays (feedback matrices), the update of one batch, and the one place
+    where the label enters the forward stream. ``n_features`` and ``n_classes`` are the sizes
+    of a batch's samples and labels.
+    """
+
+    n_features: int
+    n_classes: int
+
+    def block_names(self) -> tuple[str, ...]:
+        """Every parameter block, in forward order (the label projection first, the output
+        or readout last)."""
+
+    def block_layer(self, name: str) -> float:
+        """Layer index of block ``name``: 0 for the label projection, 1..L for the hidden
+        layers, L+1 for the output or readout (the Brian2 audit's numbering)."""
+
+    def block(self, name: str) -> Any:
+        """Block ``name``'s unit: a :class:`neurosig.nn.Dense` (``forward``, ``params``)."""
+
+    def optimiser_state(self, name: str) -> dict[str, np.ndarray]:
+        """The live arrays of block ``name``'s optimiser (empty for an untrained block)."""
+
+    def fixed_arrays(self) -> dict[str, np.ndarray]:
+        """The live arrays that are never learned (e.g. feedback matrices), by name."""
+
+    def gradients(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[dict[str, float], dict[str, dict[str, np.ndarray]]]:
+        """Losses and the update of every trained block for one batch, nothing applied."""
+
+    def train_batch(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, float]:
+        """One update on a mini-batch (gradients, then the optimisers' steps)."""
+
+    def label_entry(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """What the labels become where they enter the forward stream (the model's only
+        entry point for them); None when they never enter it (only the output's loss reads
+        them)."""
+
+
+@runtime_checkable
+class DeclaresStimuli(Protocol):
+    """A Brian2 model that declares its inputs, for :func:`neurosig.analyses.audit.audit_model`.
+
+    The audit trusts an input (a ``TimedArray``, an array in a namespace, a
+    ``SpikeGeneratorGroup``) only when it is declared, with the layer at which it enters.
+    """
+
+    def stimuli(self) -> dict[str, float]:
+        """Layer at which each input enters, by name (0: data and label)."""
+
+    def label_inputs(self) -> tuple[str, ...]:
+        """Names of the inputs and groups that carry the label."""

@@ -66,6 +66,7 @@ import numpy as np
 import xarray as xr
 
 from neurosig.atomic import write_atomic
+from neurosig.brian import compiler_flags
 from neurosig.build import build_model, load_experiment_data
 from neurosig.config import Experiment, experiment_from_toml, parse_quantity
 from neurosig.data import Dataset
@@ -553,15 +554,22 @@ def git_commit(folder: str | Path | None = None) -> str:
 
 
 def provenance() -> dict[str, str]:
-    """Versions, machine and commit: the attributes every Result carries."""
+    """Versions, machine and commit: the attributes every Result carries.
+
+    neurosig's own version is the source tree's (``neurosig.__version__``), not the installed
+    distribution's metadata, which an editable install leaves at the version it was made with.
+    """
+    import neurosig
+
     return {
-        "neurosig_version": _version("neurosig"),
+        "neurosig_version": neurosig.__version__,
         "numpy_version": _version("numpy"),
         "brian2_version": _version("brian2"),
         "xarray_version": _version("xarray"),
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": git_commit(),
+        "compiler_flags": " ".join(compiler_flags()),  # of Brian2 C++ programs built now
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 

@@ -148,6 +148,7 @@ def layer_loss(
     kind: str = "dot",
     temperature: float = 1.0,
     need_h: bool = True,
+    rows: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray | None, np.ndarray]:
     """One layer's sigprop loss and its gradients with respect to both streams.
 
@@ -158,13 +159,17 @@ def layer_loss(
     t_classes : array (C, D)
         The layer's output for each class's target (row c: class c).
     y : int array (B,)
-        Labels of the batch.
+        Labels of the batch: read only by ``per_class``, whose cross-entropy target is the
+        one-hot label (the label itself reaches the layer).
     k_classes : array (C, C)
         Similarity of the layer's *input* targets between classes (``cosine_gram(T_in)``);
-        ``K = k_classes[y][:, y]``. Ignored for ``per_class``.
-
+        ``K = k_classes[rows][:, rows]``. Ignored for ``per_class``.
     need_h : bool
         False when ``h`` is not learned (the raw input of the signal layer): dL/dh is skipped.
+    rows : int array (B,), optional
+        The row of ``t_classes`` that each sample's target is (the target stream of the
+        batch is ``T = t_classes[rows]``); default ``y``. The rules other than ``per_class``
+        see the label only through it, i.e. only through the forwarded targets.
 
     Returns
     -------
@@ -176,9 +181,10 @@ def layer_loss(
         loss, g = soft_target_cross_entropy(a, one_hot(y, n_classes, h.dtype))
         dh, dt_classes = back(g, need_h)
         return loss, dh, dt_classes
-    a, back = similarity(h, t_classes[y], kind, temperature)
-    q = positive_weights(k_classes[np.ix_(y, y)], rule, rng, topk)
+    rows = y if rows is None else rows
+    a, back = similarity(h, t_classes[rows], kind, temperature)
+    q = positive_weights(k_classes[np.ix_(rows, rows)], rule, rng, topk)
     loss, g = soft_target_cross_entropy(a, q)
     dh, dt = back(g, need_h)
     # each row of dt belongs to its sample's class target: sum them per class
-    return loss, dh, one_hot(y, n_classes, h.dtype).T @ dt
+    return loss, dh, one_hot(rows, n_classes, h.dtype).T @ dt

@@ -45,7 +45,16 @@ import neurosig
 from neurosig.analyses.figures.sweep import accuracy_by_condition
 from neurosig.plotting import save_figure, use_style
 from neurosig.results import primary_accuracy
-from neurosig.sweep import Sweep, export_sweep, load_sweep, point_result, sweep_status
+from neurosig.sweep import (
+    Sweep,
+    difference_rows,
+    differences_markdown,
+    export_sweep,
+    load_sweep,
+    paired_differences,
+    point_result,
+    sweep_status,
+)
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
 OUT = Path(os.environ.get("NEUROSIG_OUTPUT", "output"))
@@ -108,7 +117,8 @@ for job in sweep.jobs()[:3]:
           f"train.seed {job.experiment.train.seed}")  # fmt: skip
 
 # %% [markdown]
-# Each point's seed is `SeedSequence(root_seed, spawn_key=(point, seed index))`: a point's
+# Seed index `s` trains with `SeedSequence(root_seed, spawn_key=(s,))` at every grid point: the
+# seeds are paired, so conditions can be compared seed by seed (docs/sweeps.md), and a point's
 # numbers do not depend on where or in which order it runs.
 #
 # ## 2. Run it
@@ -157,6 +167,15 @@ for lr in ds.lr.values:
         for dale in ds.dale.values
     ]
     print(f"lr {lr:g}:  " + "   ".join(cells))
+
+# %% [markdown]
+# The seeds are paired, so the export also holds each condition minus a reference condition,
+# seed by seed, with a bootstrap CI over seeds (docs/sweeps.md; the CI needs 3 seeds or more).
+# Here: Dale's law minus no Dale's law, at each learning rate.
+
+# %%
+dale_effect = paired_differences(ds, {"dale": False})
+print(differences_markdown(difference_rows(dale_effect)))
 
 # %% [markdown]
 # Every point's full training Result (learning curves, parameters, recorded activity) is kept

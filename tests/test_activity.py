@@ -28,8 +28,10 @@ from neurosig.analyses.activity import (
     lifetime_sparseness,
     lv,
     noise_correlations,
+    poisson_cv,
     population_sparseness,
     rate_distribution,
+    regular_trains,
     repeat_counts,
     signal_correlations,
     spike_counts,
@@ -40,6 +42,7 @@ from neurosig.analyses.activity import (
     summed_activity,
     synaptic_events_per_inference,
     treves_rolls,
+    uniform_rate_trains,
     vinje_gallant,
 )
 
@@ -487,3 +490,67 @@ def test_summarise_repeats_noisy_and_deterministic():
 def test_statistic_status_checked():
     with pytest.raises(ValueError, match="status"):
         Statistic("x", 1.0, 0.0, 2.0, 3, "1", "bad")
+
+
+# ------------------------------------------------------------------------------ controls
+
+
+@pytest.mark.parametrize("rate,duration", [(10.0, 0.05), (5.0, 1.0), (40.0, 1.0)])
+def test_corrected_cv_reads_one_for_poisson_trains_of_any_length(rate, duration):
+    # plain CV of short Poisson trains is biased low (0.5-0.85); the corrected one is 1.
+    # 4000 trains; pooled se of the corrected mean <= 0.02 with >= 150 valid trains; tol 0.1
+    rng = np.random.default_rng(21)
+    n = 4000
+    counts = rng.poisson(rate * duration, n)
+    key = np.repeat(np.arange(n), counts)
+    trains = spike_trains(key // 10, key % 10, rng.uniform(0, duration, key.size), n // 10, 10,
+                          duration)  # fmt: skip
+    plain = float(np.nanmean(isi_cv(trains).values))
+    corrected = float(np.nanmean(isi_cv(trains, corrected=True).values))
+    assert corrected == pytest.approx(1.0, abs=0.1)
+    assert plain < corrected - 0.02  # the bias the correction removes
+    for func in (cv2, lv):  # unbiased per pair of intervals
+        assert float(np.nanmean(func(trains).values)) == pytest.approx(1.0, abs=0.1)
+    regular = regular_trains(trains, rng=1)
+    assert int(spike_counts(regular).sum()) == trains.sizes["spike"]
+    np.testing.assert_array_equal(spike_counts(regular).values, spike_counts(trains).values)
+    for func in (isi_cv, cv2, lv):
+        assert float(np.nanmax(func(regular).values)) < 1e-9
+
+
+def test_poisson_cv_expectation():
+    values = poisson_cv([2, 3, 10, 1000])
+    assert np.isnan(values[0])
+    assert values[1] == pytest.approx(0.5, abs=0.05)  # 2 uniform spacings
+    assert values[2] == pytest.approx(0.86, abs=0.03)
+    assert values[3] == pytest.approx(1.0, abs=0.01)
+
+
+def test_variability_rows_have_independent_nulls():
+    ds, _ = lif_result()
+    noisy = poisson_trains(np.random.default_rng(12), 20.0, 4 * 30, 10, 1.0)
+    noisy.attrs["n_repeats"] = 30
+    card = summarise_layer(ds, 1, trials=noisy)
+    fano = card["fano_factor_1s"]
+    # independent Poisson counts: the model itself is at its null
+    assert fano.control == pytest.approx(1.0, abs=0.05)
+    assert fano.null > fano.control and fano.null < 1.2
+    corr = card["noise_correlation_100ms"]
+    assert abs(corr.control) < 0.02 and corr.null > corr.control
+    assert corr.value < corr.null + 0.05
+    # shared input: r = 0.3 beyond the shuffled null
+    shared = shared_input_trains(np.random.default_rng(3), 20.0, 0.3, 4 * 30, 10, 1.0)
+    shared.attrs["n_repeats"] = 30
+    corr = summarise_layer(ds, 1, trials=shared)["noise_correlation_1s"]
+    assert corr.value == pytest.approx(0.3, abs=0.1) and corr.value > corr.null
+
+
+def test_uniform_rate_control_keeps_the_budget():
+    trains = poisson_trains(np.random.default_rng(14), 5.0, 50, 40, 1.0)
+    control = uniform_rate_trains(trains, rng=2)
+    assert control.sizes["spike"] == pytest.approx(trains.sizes["spike"], rel=0.05)
+    ds, _ = lif_result(n_samples=20, n_units=30)
+    card = summarise_layer(ds, 1)
+    assert card["fraction_silent"].control == 0.0  # 40 Hz for 1 s: nobody is silent
+    assert card["isi_cv"].control == pytest.approx(0.0, abs=1e-9) and card["isi_cv"].control_kind
+    assert card["isi_cv"].value == pytest.approx(1.0, abs=0.15)

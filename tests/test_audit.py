@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, Synapses, TimedArray, linked_var, ms
 from brian2.devices.device import reinit_devices, reset_device
+from brian2.groups.subgroup import Subgroup
 from brian2.utils.logger import catch_logs
 
 from neurosig.analyses.audit import AuditReport, AuditRow, audit_brian_network
@@ -169,7 +170,7 @@ def test_brian_variable_of_other_synapses_in_namespace_is_weight_transport():
     assert "reads w of syn_out: weight transport" in failure.detail
 
 
-def test_external_array_and_unresolved_names_are_non_local():
+def test_undeclared_external_array_and_unresolved_names_fail():
     net, hid, out, _ = _three_layer_net()
     rule = "w += eta*noise_table*unknown"
     syn = Synapses(
@@ -184,12 +185,18 @@ def test_external_array_and_unresolved_names_are_non_local():
     net.add(syn)
     report = audit_brian_network(net, LAYERS)
 
-    (failure,) = report.failures()
-    assert "non-local: noise_table (external array of 6 values)" in failure.detail
-    assert "unresolved: unknown" in failure.detail
-    # Resolving the name through a stand-in run namespace makes it a global input.
-    report = audit_brian_network(net, LAYERS, run_namespace={"unknown": 0.5})
-    assert "global input: unknown" in report.failures()[0].detail
+    (locality,) = [row for row in report.failures() if row.check == "locality"]
+    assert "unknown origin: noise_table (array of 6 not declared in stimuli=)" in locality.detail
+    assert "unresolved: unknown" in locality.detail
+    (forward,) = [row for row in report.failures() if row.check == "forward-only"]
+    assert forward.obj == "syn_ext" and forward.problems == ("unknown origin",)
+    assert "unknown cannot be resolved" in forward.detail
+    # Declaring the array and resolving the name through a stand-in run namespace.
+    report = audit_brian_network(
+        net, LAYERS, run_namespace={"unknown": 0.5}, stimuli={"noise_table": 0}
+    )
+    assert report.ok, report.table()
+    assert "global input: noise_table (array of 6, enters at layer 0), unknown" in report.table()
 
 
 def test_summary_group_link_in_run_regularly_is_shared():
@@ -203,14 +210,16 @@ def test_summary_group_link_in_run_regularly_is_shared():
     )
     to_summary.connect()
     net.add(summary, to_summary)
-    report = audit_brian_network(net, {**LAYERS, "hid_summary": 1}, run_namespace={"stim": stim})
+    layers = {**LAYERS, "hid_summary": 1}
+    report = audit_brian_network(net, layers, run_namespace={"stim": stim}, stimuli={"stim": 0})
 
     assert report.ok, report.table()
     (row,) = _rows(report, "locality", "hid")
     assert row.block == "run_regularly 'hid_run_regularly'"
     assert "shared: m (linked to hid_summary.m)" in row.detail
     assert "neuron: h, z" in row.detail
-    assert "functions: clip" in row.detail and "global input: stim (TimedArray)" in row.detail
+    assert "functions: clip" in row.detail
+    assert "global input: stim (TimedArray, enters at layer 0)" in row.detail
     assert "same layer" in _rows(report, "forward-only", "syn_summary")[0].detail
 
 
@@ -300,6 +309,283 @@ def test_report_summaries():
 
 
 # ----------------------------------------------------------------------------------------
+# Attacks: networks that move layer-2 information into layer 1's weights
+# ----------------------------------------------------------------------------------------
+#
+# Each attack is a small three-layer network. ``hid``'s plasticity rule reads only its own
+# synapse, its pre- and postsynaptic neurons (``delta_post``); the attack smuggles the output
+# layer's error (``y - h`` of ``out``) into ``delta``. The test proves the attack is real by
+# running the network (numpy target) for two output targets ``y`` and comparing ``hid``'s
+# incoming weights, and checks that the audit fails.
+
+LAYER1_RULE = "w += 0.1*h_pre*delta_post"
+
+
+def _base(y, out_threshold=None):
+    """inp -> hid -> out with a layer-1 rule reading ``delta``; ``out.y`` = ``y``."""
+    inp = NeuronGroup(4, "h : 1", name="inp")
+    inp.h = 1
+    hid = NeuronGroup(3, "h : 1\ndelta : 1", name="hid")
+    hid.h = 0.5
+    out = NeuronGroup(2, "h : 1\ny : 1\nerr = y - h : 1", threshold=out_threshold, name="out")
+    out.h, out.y = 0.2, y
+    syn_hid = Synapses(inp, hid, "w : 1", name="syn_hid")
+    syn_hid.connect()
+    syn_hid.run_regularly(LAYER1_RULE, dt=1 * ms, order=1)
+    syn_out = Synapses(hid, out, "w : 1", name="syn_out")
+    syn_out.connect()
+    syn_out.w = 0.5
+    return [inp, hid, out, syn_hid, syn_out], hid, out, syn_hid
+
+
+def _attack_report_and_weights(build, layers=LAYERS, **audit_kw):
+    """(audit report of the attack network, layer-1 weights after a run for y = 0 and 1)."""
+    weights, report = [], None
+    for y in (0.0, 1.0):
+        brian2.start_scope()
+        objects, syn_hid = build(y)
+        net = Network(*objects)
+        if report is None:
+            report = audit_brian_network(net, layers, **audit_kw)
+        net.run(3 * ms)
+        weights.append(np.array(syn_hid.w[:]))
+        del net, objects, syn_hid
+        gc.collect()
+    return report, weights
+
+
+def _assert_attack_caught(report, weights, problem):
+    assert not np.allclose(weights[0], weights[1]), "the attack does not reach layer 1"
+    assert not report.ok and not report.forward_only, report.table()
+    assert any(problem in row.problems for row in report.failures()), report.table()
+
+
+def _attack_a(y):
+    """A: a forward Synapses' run_regularly writes the presynaptic delta."""
+    objects, hid, out, syn_hid = _base(y)
+    back = Synapses(hid, out, "v : 1", name="syn_back")
+    back.connect()
+    back.v = 1
+    back.run_regularly("delta_pre = v*(h_post - y_post)", dt=1 * ms)
+    return [*objects, back], syn_hid
+
+
+def _attack_b(y):
+    """B: the same through an on_post pathway."""
+    objects, hid, out, syn_hid = _base(y, out_threshold="True")
+    back = Synapses(hid, out, "w2 : 1", on_post="delta_pre += w2*err_post", name="syn_back")
+    back.connect()
+    back.w2 = 1
+    return [*objects, back], syn_hid
+
+
+def _attack_c(y):
+    """C: a driver writes the backpropagated error into a TimedArray."""
+    objects, hid, out, syn_hid = _base(y)
+    error = np.asarray(out.y[:] - out.h[:]).mean()
+    table = TimedArray(np.full((4, 3), error), dt=1 * ms, name="err_table")
+    hid.namespace["err_table"] = table
+    hid.run_regularly("delta = err_table(t, i)", dt=1 * ms)
+    return objects, syn_hid
+
+
+def _attack_d(y):
+    """D: a NetworkOperation doing backprop on layer 1's weights."""
+    objects, hid, out, syn_hid = _base(y)
+
+    @brian2.network_operation(dt=1 * ms)
+    def backprop():
+        syn_hid.w_ = syn_hid.w_[:] + 0.1 * float(np.mean(out.y_[:] - out.h_[:]))
+
+    return [*objects, backprop], syn_hid
+
+
+def _attack_e(y):
+    """E: a one-unit summary of the output layer, read through the namespace."""
+    objects, hid, out, syn_hid = _base(y)
+    summary = NeuronGroup(1, "s : 1", name="out_summary")
+    sums = Synapses(out, summary, "s_post = y_pre - h_pre : 1 (summed)", name="out_sums")
+    sums.connect()
+    syn_hid.namespace["S"] = summary.variables["s"]
+    syn_hid.run_regularly("w += 0.1*h_pre*S", dt=1 * ms, order=2)
+    return [*objects, summary, sums], syn_hid
+
+
+@pytest.mark.parametrize(
+    ("attack", "problem"),
+    [
+        (_attack_a, "backward flow"),
+        (_attack_b, "backward flow"),
+        (_attack_c, "unknown origin"),
+        (_attack_d, "unanalysable"),
+        (_attack_e, "backward flow"),
+    ],
+    ids=[
+        "A-run-regularly-pre",
+        "B-on-post-pre",
+        "C-timed-array",
+        "D-network-operation",
+        "E-summary-namespace",
+    ],
+)
+def test_attacks_of_the_review_are_caught(attack, problem):
+    layers = {**LAYERS, "out_summary": 2}
+    report, weights = _attack_report_and_weights(attack, layers)
+    _assert_attack_caught(report, weights, problem)
+
+
+def test_backward_flow_is_reported_with_its_path():
+    report, _ = _attack_report_and_weights(_attack_a)
+    (row,) = [row for row in report.failures() if row.obj == "syn_back"]
+    assert "out.y (layer 2) -> hid.delta (layer 1) [syn_back: run_regularly" in row.detail
+    (weights,) = [row for row in report.failures() if row.obj == "syn_hid"]
+    assert "w carries later information" in weights.detail
+
+
+def test_a_declared_timed_array_of_a_later_layer_is_still_backward():
+    report, _ = _attack_report_and_weights(_attack_c, stimuli={"err_table": 2})
+    assert not report.forward_only
+    assert "stimulus err_table (layer 2) -> hid.delta (layer 1)" in report.table()
+    report, _ = _attack_report_and_weights(_attack_c, stimuli={"err_table": 0})
+    assert report.ok  # declared as data: the audit trusts the declaration
+
+
+def _attack_subexpression(y):
+    """A subexpression of a forward Synapses hides the read of the output layer."""
+    objects, hid, out, syn_hid = _base(y)
+    back = Synapses(hid, out, "gap = y_post - h_post : 1", name="syn_back")
+    back.connect()
+    back.run_regularly("delta_pre = gap", dt=1 * ms)
+    return [*objects, back], syn_hid
+
+
+def _attack_python_function(y):
+    """A Python function closing over the output layer's state."""
+    objects, hid, out, syn_hid = _base(y)
+    state = out.variables["y"].get_value()
+
+    @brian2.check_units(i=1, result=1)
+    def target_of(i):
+        return state[np.asarray(i) % 2]
+
+    hid.namespace["target_of"] = target_of
+    hid.run_regularly("delta = target_of(i)", dt=1 * ms)
+    return objects, syn_hid
+
+
+def _attack_unlisted_relay(y):
+    """A one-unit group left out of the layers relays the output error to layer 1."""
+    objects, hid, out, syn_hid = _base(y)
+    relay = NeuronGroup(1, "s : 1", name="relay")
+    sums = Synapses(out, relay, "s_post = y_pre - h_pre : 1 (summed)", name="relay_sums")
+    sums.connect()
+    hid.namespace["S"] = relay.variables["s"]
+    hid.run_regularly("delta = S", dt=1 * ms)
+    return [*objects, relay, sums], syn_hid
+
+
+def _attack_subgroup_target(y):
+    """Spikes of the output layer drive a Subgroup of layer 1, listed as a later layer."""
+    objects, hid, out, syn_hid = _base(y, out_threshold="True")
+    part = Subgroup(hid, 0, 2, name="hid_part")
+    back = Synapses(out, part, on_pre="delta_post += y_pre", name="syn_part")
+    back.connect()
+    return [*objects, back], syn_hid
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [_attack_subexpression, _attack_python_function, _attack_unlisted_relay],
+    ids=["subexpression", "python-function", "unlisted-one-unit-relay"],
+)
+def test_further_attacks_are_caught_and_real(attack):
+    report, weights = _attack_report_and_weights(attack)
+    assert not np.allclose(weights[0], weights[1]), "the attack does not reach layer 1"
+    assert not report.ok, report.table()
+
+
+def test_subgroup_of_an_earlier_layer_listed_as_later_is_caught():
+    report, weights = _attack_report_and_weights(_attack_subgroup_target, {**LAYERS, "hid_part": 3})
+    assert not np.allclose(weights[0], weights[1])
+    (row,) = [row for row in report.failures() if row.obj == "syn_part"]
+    assert "hid_part is listed as layer 3, but its variables belong to hid (layer 1)" in row.detail
+    assert "out.y (layer 2) -> hid.delta (layer 1)" in row.detail
+
+
+def test_summed_variable_into_pre_group_is_backward_flow():
+    inp = NeuronGroup(4, "h : 1", name="inp")
+    hid = NeuronGroup(3, "h : 1\ndelta : 1", name="hid")
+    out = NeuronGroup(2, "h : 1\ny : 1", name="out")
+    back = Synapses(hid, out, "v : 1\ndelta_pre = v*(y_post - h_post) : 1 (summed)", name="b")
+    back.connect()
+    syn_hid = Synapses(inp, hid, "w : 1", name="syn_hid")
+    syn_hid.connect()
+    syn_hid.run_regularly(LAYER1_RULE, dt=1 * ms)
+    report = audit_brian_network([inp, hid, out, back, syn_hid], LAYERS)
+    assert not report.forward_only
+    assert "out.y (layer 2) -> hid.delta (layer 1) [b: summed delta_pre]" in report.table()
+
+
+def test_unknown_objects_subclasses_and_patched_methods_fail():
+    class Sneaky(NeuronGroup):
+        def before_run(self, run_namespace):  # could copy any state anywhere
+            super().before_run(run_namespace)
+
+    net, hid, out, _ = _three_layer_net()
+    extra = Sneaky(1, "x : 1", name="sneaky")
+    net.add(extra)
+    report = audit_brian_network(net, {**LAYERS, "sneaky": 1})
+    (row,) = report.failures()
+    assert row.obj == "sneaky" and row.problems == ("unanalysable",)
+
+    net, hid, out, _ = _three_layer_net()
+    hid.before_run = lambda run_namespace: None
+    (row,) = audit_brian_network(net, LAYERS).failures()
+    assert "methods replaced on the instance (before_run)" in row.detail
+
+    report = audit_brian_network([*_three_layer_net()[0].objects, object()], LAYERS)
+    assert any("object object" in row.detail for row in report.failures())
+
+
+def test_linked_variable_into_later_layer_used_by_the_rule_is_backward_flow():
+    inp = NeuronGroup(4, "h : 1", name="inp")
+    hid = NeuronGroup(3, "h : 1\ndelta : 1\nyo : 1 (linked)", name="hid")
+    out = NeuronGroup(2, "h : 1\ny : 1", name="out")
+    hid.yo = linked_var(out, "y", index=np.array([0, 1, 1]))
+    hid.run_regularly("delta = yo", dt=1 * ms)
+    syn_hid = Synapses(inp, hid, "w : 1", name="syn_hid")
+    syn_hid.connect()
+    syn_hid.run_regularly(LAYER1_RULE, dt=1 * ms)
+    report = audit_brian_network([inp, hid, out, syn_hid], LAYERS)
+    (row,) = _rows(report, "forward-only", "hid")
+    assert "out.y (layer 2) -> hid.delta (layer 1)" in row.detail
+
+
+def test_honest_inputs_monitors_and_pure_functions_pass():
+    @brian2.check_units(x=1, result=1)
+    def squash(x):
+        return np.tanh(x)
+
+    net, hid, out, _ = _three_layer_net()
+    inp = next(obj for obj in net.objects if obj.name == "inp")
+    stim = TimedArray(np.ones((3, 4)), dt=1 * ms, name="stim")
+    inp.namespace.update(stim=stim, squash=squash)
+    inp.run_regularly("h = squash(stim(t, i))", dt=1 * ms)
+    spikes = brian2.SpikeGeneratorGroup(2, [0, 1], [1, 2] * ms, name="cue")
+    cue = Synapses(spikes, hid, on_pre="I_post += 0.1", name="syn_cue")
+    cue.connect()
+    net.add(spikes, cue, brian2.StateMonitor(out, "h", record=True, name="mon"))
+    layers = {**LAYERS, "cue": 0}
+    report = audit_brian_network(net, layers, stimuli={"stim": 0, "cue": 0})
+    assert report.ok, report.table()
+    undeclared = audit_brian_network(net, layers, stimuli={"cue": 0})
+    assert not undeclared.ok
+    assert "stim (TimedArray not declared in stimuli=)" in undeclared.table()
+    no_cue = audit_brian_network(net, layers, stimuli={"stim": 0})
+    assert "declare it in stimuli=" in _rows(no_cue, "forward-only", "cue")[0].detail
+
+
+# ----------------------------------------------------------------------------------------
 # Temporal locality: phases and the longest interval between combined factors
 # ----------------------------------------------------------------------------------------
 
@@ -309,7 +595,7 @@ def _memory_net(update_every, memory_every=5 * ms, n_labels=4):
 
     The onsets (the reset of ``h``) come every 5 ms; the update reads the class memory.
     """
-    label = NeuronGroup(n_labels, "y : 1", name="inp")
+    label = NeuronGroup(n_labels, "y : 1\nh : 1", name="inp")
     hid = NeuronGroup(3, "h : 1\nI : 1\nm : 1\ny : 1 (linked)", name="hid")
     hid.y = linked_var(label, "y", index=np.zeros(3, dtype=int))
     hid.run_regularly("m += y*(h - m)", dt=memory_every, name="hid_memory")
@@ -425,6 +711,43 @@ def test_rate_longest_interval_is_the_documented_value():
     assert "latches I_d, h_d" in row.detail
 
 
+@pytest.mark.parametrize("family", ["rate", "lif"])
+def test_label_path_row_says_the_label_reaches_every_layer_directly(family):
+    report = _audit_brian_model(family)
+    (row,) = [row for row in report.rows if row.check == "label path"]
+    assert row.ok and report.ok and report.forward_only
+    assert report.label_direct_layers == (1.0, 2.0, 3.0)  # both hidden layers and readout
+    assert "enters at stimulus lab (layer 0), label (layer 0)" in row.detail
+    assert "direct to layers 1, 2, 3" in row.detail
+    assert "1: layer1, summary1" in row.detail and "2: layer2, summary2" in row.detail
+
+
+def test_label_through_the_forward_stream_is_not_direct():
+    label = NeuronGroup(3, "y : 1", name="label")
+    inp = NeuronGroup(4, "h : 1\nI : 1", name="inp")
+    to_inp = Synapses(label, inp, "c : 1\nI_post = c*y_pre : 1 (summed)", name="signal")
+    to_inp.connect()
+    net, hid, out, _ = _three_layer_net()
+    objects = [obj for obj in net.objects if obj.name != "inp"]
+    syn_hid = next(obj for obj in objects if obj.name == "syn_hid")
+    objects.remove(syn_hid)
+    forward = _forward_synapses(inp, hid, "syn_in")
+    layers = {**LAYERS, "label": 0}
+    report = audit_brian_network([label, inp, to_inp, forward, *objects], layers, label=["label"])
+    assert report.label_direct_layers == ()
+    assert "only through the forward stream" in report.table()
+
+    hid_with_label = NeuronGroup(3, "h : 1\nI : 1\nyl : 1 (linked)", name="hid2")
+    hid_with_label.yl = linked_var(label, "y", index=np.array([0, 1, 2]))
+    hid_with_label.run_regularly("h = yl", dt=1 * ms)
+    layers["hid2"] = 1
+    report = audit_brian_network(
+        [label, inp, to_inp, forward, hid_with_label, *objects], layers, label=["label"]
+    )
+    assert report.label_direct_layers == (1.0,) and report.ok
+    assert "1: hid2 (e.g. hid2.h <- label.y)" in report.table()
+
+
 def _audit_numpy(name):
     from neurosig.analyses.audit import audit_model
     from neurosig.registry import get_model
@@ -442,7 +765,7 @@ def test_backprop_reads_later_weights_through_a_feedback_pathway():
         (c, b) for c in ("forward-only", "locality") for b in ("layer1", "layer2")
     }
     assert failed["forward-only", "layer1"].problems == ("feedback pathway",)
-    assert "layer2.W" in failed["locality", "layer1"].detail
+    assert "weights of layer2" in failed["locality", "layer1"].detail
     assert failed["locality", "layer1"].problems == ("weight transport",)
 
 

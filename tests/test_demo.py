@@ -12,8 +12,12 @@ def test_demo_writes_results_figure_and_accuracies(tmp_path, capsys):
     table = run_demo(tmp_path, epochs=2, progress=False)
 
     assert set(table) == {"sp-core", "bp", "random-features"}
+    # measured after 2 epochs (seed 0): sp-core 92.8 %, bp 95.5 %, random features 76.9 %;
+    # chance is 10 %. Floors sit a few points below, so a model that stops learning fails.
+    floors = {"sp-core": 0.85, "bp": 0.90, "random-features": 0.65}
     for model, accuracy in table.items():
-        assert 0.0 <= accuracy <= 1.0, f"{model}: accuracy {accuracy} outside [0, 1]"
+        assert accuracy >= floors[model], f"{model}: test accuracy {accuracy:.3f}"
+    assert table["sp-core"] > table["random-features"] + 0.05  # the hidden layers learned
     for preset in DEMO_PRESETS:
         ds = load_result(tmp_path / f"{preset}.nc")
         assert ds.attrs["status"] == "complete"

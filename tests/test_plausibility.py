@@ -159,8 +159,18 @@ def test_spiking_card_measures_irregularity_and_trial_variability(lif, lif_trial
     card = plausibility.report_card(lif, bp=bp, trials=lif_trials)
     assert np.isfinite(card.row("median_rate").value)
     assert card.row("fano_factor_1s").band != "not applicable"
-    fano = card.row("fano_factor_100ms").value
-    assert 0 < fano < 5  # Poisson input makes the counts vary from repeat to repeat
+    fano = card.row("fano_factor_100ms")
+    # the Poisson control reads 1 (independent Poisson counts with the same means; 40 trials x
+    # 10 windows per unit: se of the mean about 0.03) and the row must exceed its null
+    assert fano.control == pytest.approx(1.0, abs=0.1)
+    assert fano.control_band in ("out", "near") and fano.control_kind
+    if fano.value_band in ("in", "near"):
+        assert fano.value > fano.control
+    for key in ("noise_correlation_100ms", "noise_correlation_1s"):
+        row = card.row(key)
+        assert abs(row.control) < 0.05 and row.control_band == "out", key
+    assert card.row("isi_cv").control == pytest.approx(0.0, abs=1e-9)  # regular trains
+    assert _control_rule_holds(card)
     for key in RULE_ROWS:
         assert card.row(key).value == 1.0, key
     without = plausibility.report_card(lif)
@@ -197,3 +207,91 @@ def test_restored_model_reproduces_the_result(lif, bp):
         model, data = results.restore_model(ds)
         accuracy = evaluate(model, data.x_test, data.y_test)[ds.attrs["primary_readout"]]
         assert accuracy == float(ds.test_accuracy[-1]), ds.attrs["model"]
+
+
+# -- controls -------------------------------------------------------------------------------
+
+
+def _control_rule_holds(card) -> bool:
+    """No row whose untrained network or control lands in is reported as anything but
+    uninformative (flag and not applicable rows are not scored)."""
+    for row in card.rows:
+        if row.band in ("flag", "not applicable"):
+            continue
+        if "in" in (row.control_band, row.untrained_band) and row.band != "uninformative":
+            return False
+        if row.band == "uninformative" and "in" not in (row.control_band, row.untrained_band):
+            return False
+    return True
+
+
+def test_controlled_band_rule():
+    assert "uninformative" in plausibility.BANDS
+    assert plausibility.controlled_band("in", "out", "in") == "uninformative"
+    assert plausibility.controlled_band("in", "in", "out") == "uninformative"
+    assert plausibility.controlled_band("out", "in", "") == "uninformative"
+    assert plausibility.controlled_band("near", "out", "near") == "near"
+    assert plausibility.controlled_band("flag", "in", "in") == "flag"
+
+
+def test_gaussian_and_uniform_weights_are_not_log_normal():
+    rng = np.random.default_rng(1)
+    gaussian = weights.weight_lognormal(rng.normal(size=(100, 100)), sign=1)
+    assert gaussian["sigma"] == pytest.approx(np.pi / np.sqrt(8), abs=0.03)
+    assert gaussian["alternative"] == "half-normal" and gaussian["z"] < 0
+    uniform = weights.weight_lognormal(rng.uniform(-1, 1, (100, 100)), sign=-1)
+    assert uniform["sigma"] == pytest.approx(1.0, abs=0.07) and uniform["z"] < 0
+    # Song et al.'s sigma, per sign: excitatory log-normal, inhibitory Gaussian, not pooled
+    signs = np.where(np.arange(100) < 80, 1.0, -1.0)
+    mixed = np.where(
+        signs > 0, rng.lognormal(0, 0.94, (100, 100)), -np.abs(rng.normal(size=(100, 100)))
+    )
+    e, i = weights.weight_lognormal(mixed, sign=1), weights.weight_lognormal(mixed, sign=-1)
+    assert e["sigma"] == pytest.approx(0.94, abs=0.03) and e["z"] > weights.LOGNORMAL_Z
+    assert e["n"] == 8000 and i["n"] == 2000 and i["z"] < 0
+    refs = load_references()
+    for w in (rng.normal(size=(64, 64)), rng.uniform(-1, 1, (64, 64))):
+        fit = weights.weight_lognormal(w, sign=1)
+        assert band(fit["sigma"], refs["weight_lognormal_sigma"]) == "in"  # the old problem
+        assert (
+            plausibility._scored(
+                "weight_lognormal_sigma",
+                fit["sigma"],
+                refs,
+                supported=fit["z"] > weights.LOGNORMAL_Z,
+            )
+            == "out"
+        )
+
+
+def test_degenerate_values_are_not_in():
+    refs = load_references()
+    for key in (
+        "fraction_silent",
+        "fraction_active",
+        "noise_correlation_100ms",
+        "noise_correlation_1s",
+    ):
+        assert band(0.0, refs[key]) != "in", key
+    # independent units: r in range by chance but not above the trial-shuffled null: out
+    assert plausibility._scored("noise_correlation_100ms", 0.02, refs, null=0.03) == "out"
+    assert plausibility._scored("noise_correlation_100ms", 0.1, refs, null=0.03) == "in"
+    # Poisson counts: Fano 1.0 sits in the band, but not above the Poisson null
+    assert band(1.0, refs["fano_factor_100ms"]) == "in"
+    assert plausibility._scored("fano_factor_100ms", 1.01, refs, null=1.04) == "out"
+
+
+def test_untrained_and_control_cards_have_no_unmarked_in_rows(sp_core, bp):
+    for card in (plausibility.report_card(sp_core, bp=bp), plausibility.report_card(bp, bp=bp)):
+        assert _control_rule_holds(card)
+        for row in card.rows:
+            assert row.control_kind or row.band == "not applicable", row.key
+        # untrained weights are Gaussian/uniform: the weight distribution row is never in
+        for row in card.rows:
+            if row.key == "weight_lognormal_sigma":
+                assert row.untrained_band != "in" and row.control_band != "in", row
+        ds = card.to_dataset()
+        for name in ("control", "control_kind", "control_band", "untrained_band"):
+            assert name in ds
+    untrained = plausibility.untrained_weights(sp_core)
+    assert set(untrained) == set(plausibility.weight_blocks(sp_core))

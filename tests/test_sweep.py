@@ -21,14 +21,17 @@ import xarray as xr
 
 from neurosig.atomic import temporary_sibling
 from neurosig.cli import main
-from neurosig.config import load_experiment
+from neurosig.config import experiment_from_toml, load_experiment
 from neurosig.errors import ConfigError
 from neurosig.sweep import (
+    Outcome,
     Sweep,
     _only_writer,
+    difference_rows,
     export_sweep,
     load_sweep,
     open_store,
+    paired_differences,
     point_result,
     run_sweep,
     sweep_from_dict,
@@ -101,10 +104,12 @@ def test_toml_declaration_resolves_fields_units_and_seeds(spec_file):
     jobs = sweep.jobs()
     assert [j.index for j in jobs[:3]] == [(0, 0), (0, 1), (1, 0)]
     assert jobs[3].experiment.params.lr == 3e-3 and jobs[3].experiment.params.hidden == (48,)
-    # each point's seed comes from SeedSequence(root, spawn_key=(grid point, seed index))
-    expected = np.random.SeedSequence(7, spawn_key=(1, 1)).generate_state(1)[0]
+    # seed index s trains with SeedSequence(root, spawn_key=(s,)) at every grid point (paired)
+    expected = np.random.SeedSequence(7, spawn_key=(1,)).generate_state(1)[0]
     assert jobs[3].experiment.train.seed == expected
-    assert len({j.experiment.train.seed for j in jobs}) == 6
+    by_index = {s: {j.experiment.train.seed for j in jobs if j.seed == s} for s in (0, 1)}
+    assert all(len(seeds) == 1 for seeds in by_index.values())  # one seed per index ...
+    assert by_index[0] != by_index[1]  # ... and different seeds per index
 
     rate = load_experiment("rate-sigprop-digits")
     s = Sweep(rate, grid={"delay": ["0 ms", "2 ms"], "model.dale": [False, True]}, seeds=3)
@@ -300,7 +305,7 @@ def test_cli_status_export_and_errors(spec_file, reference, tmp_path, capsys):
 def test_example_sweep_declaration_is_valid():
     root = Path(__file__).resolve().parents[1]
     example = load_sweep(root / "analyses" / "sweeps" / "example.toml")
-    assert example.n_points == 8
+    assert example.n_points == 12
     assert example.dims == ("model_loss", "lr", "seed")
     # "loss" is also a variable of the store: written bare, its dimension gets the prefix
     assert Sweep(example.base, grid={"loss": ["topk"]}).dims == ("model_loss", "seed")
@@ -352,3 +357,182 @@ def test_accuracy_figure_draws_one_bar_per_condition_and_every_seed():
     assert dots == 15  # every finished seed
     with pytest.raises(ValueError, match="one or two swept fields"):
         accuracy_by_condition(ds.expand_dims(noise=[0.0]))
+
+
+# --------------------------------------------------------------------------------------------
+# Paired seeds and paired differences (a runner that reports known accuracies)
+# --------------------------------------------------------------------------------------------
+
+SHIFT = {1e-3: 0.0, 3e-3: 0.125, 1e-2: 0.0625}  # test accuracy over lr = 1e-3, per lr
+TOPK = 1 / 16  # and of loss "topk" over "per_class"
+
+
+def _seed_level(train_seed: int) -> float:
+    """What a seed alone gives (a dyadic fraction: differences are exact)."""
+    return 0.25 + (train_seed % 16) / 128
+
+
+def _noise(train_seed: int) -> float:
+    """A per-seed deviation of the lr = 1e-2 condition (a shift that is not constant)."""
+    return ((train_seed % 5) - 2) / 256
+
+
+def _known_point(experiment_toml: str) -> Outcome:
+    """A runner whose final test accuracy is seed level + the condition's shift (+ noise at
+    lr = 1e-2) and validation accuracy 1/32 lower; the delta readout is always wrong."""
+    exp = experiment_from_toml(experiment_toml)
+    seed = exp.train.seed
+    test = _seed_level(seed) + SHIFT[exp.params.lr] + (TOPK if exp.params.loss == "topk" else 0)
+    if exp.params.lr == 1e-2:
+        test += _noise(seed)
+    acc = np.zeros((1, 3, 2))
+    acc[0, :, 0] = [test, test - 1 / 32, test]  # train, validation, test; readout "target"
+    ds = xr.Dataset(
+        {
+            "accuracy": (("epoch", "split", "readout"), acc, {"units": "1"}),
+            "loss": (("epoch", "layer"), [[1.0, 1.0]], {"units": "1"}),
+            "lr_factor": ("epoch", [1.0]),
+            "samples_per_second": ("epoch", [100.0], {"units": "1/s"}),
+            "epoch_time": ("epoch", [1.0], {"units": "s"}),
+        },
+        coords={
+            "epoch": [1],
+            "split": ["train", "validation", "test"],
+            "readout": ["target", "delta"],
+            "layer": ["layer1", "readout"],
+        },
+        attrs={"seed": seed, "primary_readout": "target"},
+    )
+    return Outcome(ds, "", 0.01)
+
+
+def _known(sweep: Sweep, store: Path) -> xr.Dataset:
+    with _Counting() as ex:
+        return run_sweep(sweep, store, ex, progress=False, runner=_known_point)
+
+
+def test_every_grid_point_trains_with_the_same_seeds(tmp_path):
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3], "epochs": [1, 2]}, seeds=3, root_seed=5)
+    seeds = np.array([[j.experiment.train.seed for j in sweep.jobs() if j.point == p] for p in
+                      range(4)])  # fmt: skip
+    assert (seeds == seeds[0]).all() and len(set(seeds[0])) == 3
+    assert list(seeds[0]) == [sweep.train_seed(s) for s in range(3)]
+    listed = Sweep(_base(), points=[{"lr": 1e-3}, {"lr": 3e-3}], seeds=3, root_seed=5)
+    assert [j.experiment.train.seed for j in listed.jobs()][3:] == list(seeds[0])
+    chosen = Sweep(_base(), grid={"lr": [1e-3, 3e-3]}, train_seeds=[4, 9])
+    assert [j.experiment.train.seed for j in chosen.jobs()] == [4, 9, 4, 9]
+    ds = _known(sweep, tmp_path / "s.zarr")
+    assert (ds.train_seed == ds.train_seed.isel(lr=0, epochs=0)).all()
+
+
+def test_paired_differences_are_exact_and_their_cis_cover_the_shift(tmp_path):
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3, 1e-2]}, seeds=5, root_seed=3, name="known")
+    ds = _known(sweep, tmp_path / "k.zarr")
+    seeds = ds.train_seed.sel(lr=1e-3).values
+    assert ds.paired_difference.dims == ("metric", "lr", "seed")
+    assert list(ds.metric.values) == ["test_accuracy", "validation_accuracy"]
+    assert ds.attrs["reference"] == "lr=0.001"
+    for metric in ("test_accuracy", "validation_accuracy"):
+        d = ds.paired_difference.sel(metric=metric)
+        np.testing.assert_array_equal(d.sel(lr=1e-3), 0.0)
+        np.testing.assert_array_equal(d.sel(lr=3e-3), 0.125)  # a constant shift
+        noisy = 0.0625 + np.array([_noise(int(s)) for s in seeds])
+        np.testing.assert_array_equal(d.sel(lr=1e-2), noisy)
+        mean = ds.mean_difference.sel(metric=metric)
+        assert float(mean.sel(lr=3e-3)) == 0.125 and float(mean.sel(lr=1e-2)) == noisy.mean()
+        ci = ds.difference_ci.sel(metric=metric)
+        low, high = ci.sel(lr=3e-3).values
+        assert low <= 0.125 <= high and low > 0  # covers the shift, excludes no change
+        low, high = ci.sel(lr=1e-2).values
+        assert low <= noisy.mean() <= high and low > 0 and high - low > 0
+        assert (ds.n_paired_seeds.sel(metric=metric) == 5).all()
+    rows = difference_rows(ds)
+    assert [(r["metric"], r["condition"]) for r in rows] == [
+        ("test_accuracy", "lr=0.003"),
+        ("test_accuracy", "lr=0.01"),
+        ("validation_accuracy", "lr=0.003"),
+        ("validation_accuracy", "lr=0.01"),
+    ]
+    assert rows[0]["per_seed"] == [0.125] * 5 and rows[0]["note"] == ""
+    # another reference: the others minus lr = 3e-3
+    other = paired_differences(ds, {"lr": "0.003"})
+    np.testing.assert_array_equal(
+        other.paired_difference.sel(metric="test_accuracy", lr=1e-3), -0.125
+    )
+    assert other.mean_difference.attrs["reference"] == "lr=0.003"
+
+
+def test_a_reference_on_some_fields_is_matched_on_the_others_and_few_seeds_have_no_ci(tmp_path):
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3], "model_loss": ["per_class", "topk"]}, seeds=2)
+    ds = _known(sweep, tmp_path / "g.zarr")
+    d = paired_differences(ds, {"model_loss": "topk"})  # per_class vs topk at each lr
+    np.testing.assert_array_equal(
+        d.paired_difference.sel(metric="test_accuracy", model_loss="per_class"), -TOPK
+    )
+    assert d.mean_difference.attrs["reference"] == "model_loss=topk (at each lr)"
+    assert np.isnan(d.difference_ci).all()  # 2 seeds: no interval
+    rows = difference_rows(d)
+    assert [r["condition"] for r in rows[:2]] == [
+        "lr=0.001, model_loss=per_class",
+        "lr=0.003, model_loss=per_class",
+    ]
+    assert rows[0]["note"] == "n < 3: no CI"
+    listed = Sweep(_base(), points=[{"lr": 1e-3}, {"lr": 3e-3}], seeds=3, name="listed")
+    ds = _known(listed, tmp_path / "p.zarr")
+    d = paired_differences(ds, {"lr": 3e-3})
+    assert d.mean_difference.attrs["reference"] == "point=1"
+    np.testing.assert_array_equal(
+        d.mean_difference.sel(metric="test_accuracy").values, [-0.125, 0.0]
+    )
+    with pytest.raises(ConfigError, match="no such value"):
+        paired_differences(ds, {"lr": 0.5})
+    with pytest.raises(ConfigError, match="not a swept field"):
+        paired_differences(ds, {"dale": True})
+
+
+def test_cli_export_prints_and_writes_the_differences(tmp_path, capsys):
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3, 1e-2]}, seeds=3, name="known")
+    store = tmp_path / "k.zarr"
+    _known(sweep, store)
+    out, md, table = tmp_path / "k.nc", tmp_path / "d.md", tmp_path / "d.csv"
+    args = ["sweep", "export", str(store), str(out), "--reference", "lr=0.003"]
+    assert main([*args, "--diffs", str(md)]) == 0
+    printed = capsys.readouterr().out
+    assert "| test_accuracy | lr=0.001 | 3 | -12.50 | [-12.50, -12.50] |" in printed
+    assert md.read_text() in printed
+    exported = xr.load_dataset(out)
+    assert exported.attrs["reference"] == "lr=0.003"
+    assert float(exported.mean_difference.sel(metric="test_accuracy", lr=1e-3)) == -0.125
+    assert main([*args, "--diffs", str(table)]) == 0
+    rows = table.read_text().splitlines()
+    assert rows[0].startswith("metric,condition,reference,n_seeds,mean_difference")
+    assert rows[1].startswith("test_accuracy,lr=0.001,lr=0.003,3,-0.125,-0.125,-0.125,")
+    capsys.readouterr()
+    assert main(["sweep", "export", str(store), str(out), "--reference", "lr=5"]) == 2
+    assert "no such value" in capsys.readouterr().err
+    assert main([*args, "--diffs", str(tmp_path / "d.txt")]) == 2
+
+
+def test_a_store_with_unpaired_seeds_is_refused_and_exported_without_differences(tmp_path, capsys):
+    """A store of neurosig 0.2.0 or older: each grid point had its own seeds."""
+    import zarr
+
+    sweep = Sweep(_base(), grid={"lr": [1e-3, 3e-3]}, seeds=2, name="old")
+    store = tmp_path / "old.zarr"
+    _known(sweep, store)
+    group = zarr.open_group(str(store), mode="r+")
+    group["train_seed"][...] = np.array([[1, 2], [3, 4]], dtype="uint32")
+    group.attrs["spec_hash"] = "0" * 16  # its hash did not contain the seeds
+    spec = tmp_path / "old.toml"
+    spec.write_text(sweep.to_toml())
+    assert main(["sweep", "run", str(spec), "--store", str(store), "--quiet"]) == 2
+    *_, error = capsys.readouterr().err.strip().splitlines()  # one line after the header
+    assert error.startswith("neurosig: error:") and "0.2.0 or older" in error
+    assert "give a new --store" in error.lower()
+    out = tmp_path / "old.nc"
+    assert main(["sweep", "export", str(store), str(out)]) == 0
+    assert "no paired differences" in capsys.readouterr().err
+    assert "paired_difference" not in xr.load_dataset(out)
+    assert main(["sweep", "export", str(store), str(out), "--diffs", str(tmp_path / "d.md")]) == 2
+    with pytest.raises(ConfigError, match="cannot be compared seed by seed"):
+        export_sweep(store, reference={"lr": 1e-3})
