@@ -193,15 +193,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from neurosig.errors import ConfigError
-    from neurosig.sweep import (
-        difference_rows,
-        differences_markdown,
-        export_sweep,
-        load_sweep,
-        run_sweep,
-        sweep_status,
-        write_differences,
-    )
+    from neurosig.paired import difference_rows, differences_markdown, write_differences
+    from neurosig.sweep import export_sweep, load_sweep, run_sweep, sweep_status
 
     if args.action == "status":
         print(sweep_status(args.store))

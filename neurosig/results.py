@@ -530,27 +530,39 @@ def _version(package: str) -> str:
 
 
 def git_commit(folder: str | Path | None = None) -> str:
-    """The git commit of neurosig's source tree (``+dirty`` if modified), or ``""``."""
-    folder = Path(folder or Path(__file__).resolve().parent)
+    """The git commit of neurosig's source tree (``+dirty`` if modified), or ``""``.
+
+    Without ``folder``, the tree is the one the running code was imported from: the engine
+    (``neurosig``), the models (``neurosig.models``) and the analyses (``neurosig.analyses``).
+    When these come from different trees (an editable install maps ``neurosig.models`` to the
+    folder it was installed from, so ``PYTHONPATH=other_checkout`` mixes two trees), no commit
+    describes the code and the result is marked ``+dirty`` too.
+    """
+    folders = [Path(folder)] if folder else source_folders()
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
+        tops = {_git(["rev-parse", "--show-toplevel"], f).strip() for f in folders}
+        commit = _git(["rev-parse", "HEAD"], folders[0], check=True).strip()
+        dirty = _git(["status", "--porcelain", "--untracked-files=no"], folders[0])
     except (OSError, subprocess.SubprocessError):
         return ""
-    return commit + ("+dirty" if dirty.strip() else "")
+    return commit + ("+dirty" if dirty.strip() or len(tops) > 1 else "")
+
+
+def source_folders() -> list[Path]:
+    """The folders neurosig's code runs from: the engine, the models and the analyses."""
+    import neurosig
+    import neurosig.analyses
+    import neurosig.models
+
+    return [
+        Path(m.__file__).resolve().parent for m in (neurosig, neurosig.models, neurosig.analyses)
+    ]
+
+
+def _git(args: list[str], folder: Path, check: bool = False) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=folder, capture_output=True, text=True, timeout=5, check=check
+    ).stdout
 
 
 def provenance() -> dict[str, str]:

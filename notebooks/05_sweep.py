@@ -45,16 +45,8 @@ import neurosig
 from neurosig.analyses.figures.sweep import accuracy_by_condition
 from neurosig.plotting import save_figure, use_style
 from neurosig.results import primary_accuracy
-from neurosig.sweep import (
-    Sweep,
-    difference_rows,
-    differences_markdown,
-    export_sweep,
-    load_sweep,
-    paired_differences,
-    point_result,
-    sweep_status,
-)
+from neurosig.paired import difference_rows, differences_markdown, paired_differences
+from neurosig.sweep import Sweep, export_sweep, load_sweep, point_result, sweep_status
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
 OUT = Path(os.environ.get("NEUROSIG_OUTPUT", "output"))

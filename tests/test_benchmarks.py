@@ -212,6 +212,32 @@ def test_a_dirty_tree_is_refused_without_allow_dirty(accuracy, monkeypatch, tmp_
     assert accuracy.common.check_clean_tree(parser, allow_dirty=False) == "0123abc"
 
 
+def _repo(folder: Path) -> Path:
+    folder.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(folder)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (folder / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    return folder
+
+
+def test_code_imported_from_two_trees_is_not_a_commit(monkeypatch, tmp_path):
+    """An editable install maps neurosig.models to its own checkout: with the engine taken from
+    another checkout (PYTHONPATH), no commit describes the running code."""
+    import neurosig.results
+
+    one, two = _repo(tmp_path / "one"), _repo(tmp_path / "two")
+    monkeypatch.setattr(neurosig.results, "source_folders", lambda: [one, one, one])
+    clean = neurosig.results.git_commit()
+    assert len(clean) == 40 and not clean.endswith("+dirty")
+    monkeypatch.setattr(neurosig.results, "source_folders", lambda: [one, two, one])
+    assert neurosig.results.git_commit() == clean + "+dirty"
+    (one / "a.py").write_text("x = 2\n")
+    monkeypatch.setattr(neurosig.results, "source_folders", lambda: [one, one, one])
+    assert neurosig.results.git_commit() == clean + "+dirty"
+
+
 def test_append_replaces_the_same_run_and_keeps_the_others(accuracy):
     old = [
         {"dataset": "mnist1d", "variant": "bp", "seed": "0", "test_accuracy": "0.5"},

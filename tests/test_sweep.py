@@ -23,15 +23,14 @@ from neurosig.atomic import temporary_sibling
 from neurosig.cli import main
 from neurosig.config import experiment_from_toml, load_experiment
 from neurosig.errors import ConfigError
+from neurosig.paired import difference_rows, paired_differences
 from neurosig.sweep import (
     Outcome,
     Sweep,
     _only_writer,
-    difference_rows,
     export_sweep,
     load_sweep,
     open_store,
-    paired_differences,
     point_result,
     run_sweep,
     sweep_from_dict,
