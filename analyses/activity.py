@@ -41,6 +41,7 @@ import scipy.stats
 import xarray as xr
 
 from neurosig import results
+from neurosig.data import poisson_events
 
 __all__ = [
     "SpikeTrains",
@@ -299,12 +300,9 @@ def uniform_rate_trains(
     rng = np.random.default_rng(0 if rng is None else rng)
     n_trials, n_units = trains.attrs["n_trials"], trains.attrs["n_units"]
     mean_count = trains.sizes["spike"] / (n_trials * n_units)
-    counts = rng.poisson(mean_count, n_trials * n_units)
-    key = np.repeat(np.arange(counts.size), counts)
-    out = spike_trains(
-        key // n_units, key % n_units, rng.uniform(0, trains.attrs["duration"], key.size),
-        n_trials, n_units, trains.attrs["duration"],
-    )  # fmt: skip
+    duration = trains.attrs["duration"]
+    (trial, unit), time = poisson_events(np.full((n_trials, n_units), mean_count), duration, rng)
+    out = spike_trains(trial, unit, time, n_trials, n_units, duration)
     out.attrs.update({k: v for k, v in trains.attrs.items() if k not in out.attrs})
     return out
 
