@@ -47,8 +47,9 @@ class SPCoreConfig(MLPConfig):
     loss: str = param("per_class", "per-layer sigprop loss", choices=RULES)
     topk: int = param(6, "positives per sample for loss = 'topk'", bounds=(1, None))
     signal: str = param(
-        "learned",
-        "label projection S: trained by its own loss, or fixed random",
+        "fixed",
+        "label projection S: fixed random (default, chosen on the transfer suite), or trained "
+        "by its own loss (the authors' library)",
         choices=("learned", "fixed"),
     )
     similarity: str = param("cosine", "logits between data and targets", choices=SIMILARITIES)

@@ -20,21 +20,15 @@ from neurosig.errors import NeurosigError
 
 
 def _experiment_from_args(args: argparse.Namespace):
-    from neurosig.config import load_experiment
+    from neurosig.config import command_experiment
 
-    exp = load_experiment(args.spec)
-    changes = {}
-    if args.dataset:
-        changes["data_name"] = args.dataset
-        if exp.data.name != args.dataset:
-            changes["name"] = f"{exp.model}-{args.dataset.replace(':', '-').replace('/', '-')}"
-    if args.epochs is not None:
-        changes["train_epochs"] = args.epochs
-    if args.seed is not None:
-        changes["train_seed"] = args.seed
-    if args.batch_size is not None:
-        changes["train_batch_size"] = args.batch_size
-    return exp.replace(**changes) if changes else exp
+    return command_experiment(
+        args.spec,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
 
 
 def _accuracy_line(ds) -> str:
@@ -133,11 +127,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         try:
             d = load_dataset(name, validation_fraction=0.0)
             print(
-                f"  {name:<14} {len(d.y_train):>6} train {len(d.y_test):>6} test "
-                f"{d.n_features:>5} features  ({d.source})"
+                f"  {name:<20} {d.n_classes:>3} classes {len(d.y_train):>6} train "
+                f"{len(d.y_test):>6} test {d.n_features:>5} features  ({d.source})"
             )
         except NeurosigError as err:
-            print(f"  {name:<14} not available: {err}")
+            print(f"  {name:<20} not available: {err}")
     return 0
 
 

@@ -538,6 +538,41 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
 
 
+def command_experiment(
+    spec: str | Path,
+    *,
+    dataset: str | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+) -> Experiment:
+    """The experiment ``neurosig train SPEC --dataset D --epochs E --seed S`` runs.
+
+    :func:`load_experiment` of ``spec``, then the command line's changes; a new data set
+    renames the experiment ``MODEL-DATASET``. Benchmarks that claim to run "what a user gets"
+    (``benchmarks/transfer.py``) call this function, so that they cannot drift from the command.
+
+    Examples
+    --------
+    >>> exp = command_experiment("bp", dataset="wine", epochs=3, seed=1)
+    >>> exp.name, exp.data.name, exp.train.epochs, exp.train.seed
+    ('bp-wine', 'wine', 3, 1)
+    """
+    exp = load_experiment(spec)
+    changes: dict[str, Any] = {}
+    if dataset:
+        changes["data_name"] = dataset
+        if exp.data.name != dataset:
+            changes["name"] = f"{exp.model}-{dataset.replace(':', '-').replace('/', '-')}"
+    if epochs is not None:
+        changes["train_epochs"] = epochs
+    if seed is not None:
+        changes["train_seed"] = seed
+    if batch_size is not None:
+        changes["train_batch_size"] = batch_size
+    return exp.replace(**changes) if changes else exp
+
+
 def load_experiment(spec: str | Path) -> Experiment:
     """An experiment from a TOML file, a saved Result (``.nc``: the experiment that made it),
     a preset name, or a bare model name (its defaults).

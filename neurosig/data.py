@@ -8,9 +8,18 @@ standardisation statistics. The names are
     scikit-learn's 8x8 hand-written digits (1797 samples, bundled, no download).
 ``mnist1d``
     Greydanus' MNIST-1D (40 features), generated with its default arguments (seed 42) and cached.
+``breast-cancer``, ``wine``
+    scikit-learn's bundled tabular sets (569 samples / 30 features / 2 classes; 178 / 13 / 3),
+    with a fixed stratified 20 % test split.
 ``fashion-mnist``, ``mnist``
     The 28x28 IDX files, looked up in :func:`data_search_path`; :func:`fetch_dataset` downloads
     them and verifies their SHA-256.
+``fashion-mnist-small``
+    A fixed stratified subset of Fashion-MNIST: 10,000 training and 2,000 test images.
+``gaussian-mixture``, ``shells``, ``teacher``, ``parity``, ``heavy-tailed``, ``many-classes``, \
+``few-samples``, ``sparse-features``
+    The synthetic task suite of :mod:`neurosig.tasks` (seeded generators of different
+    character), generated with :data:`neurosig.tasks.TASK_SEED`.
 ``npz:PATH``
     A user's own ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
 
@@ -41,7 +50,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from neurosig import seeds
+from neurosig import seeds, tasks
 from neurosig.atomic import write_atomic
 from neurosig.errors import ConfigError, DataError
 
@@ -49,6 +58,7 @@ __all__ = [
     "DATASETS",
     "DOWNLOAD_URLS",
     "SHA256SUMS",
+    "SUITE",
     "Dataset",
     "cache_dir",
     "canonical_name",
@@ -62,8 +72,26 @@ __all__ = [
     "read_idx",
 ]
 
-DATASETS: tuple[str, ...] = ("digits", "mnist1d", "fashion-mnist", "mnist")
+SKLEARN_DATASETS = ("digits", "breast-cancer", "wine")
+DATASETS: tuple[str, ...] = (
+    *SKLEARN_DATASETS,
+    "mnist1d",
+    "fashion-mnist",
+    "fashion-mnist-small",
+    "mnist",
+    *tasks.task_names(),
+)
 """Named data sets; ``"npz:PATH"`` loads a user's file in addition."""
+
+SUITE: tuple[str, ...] = (
+    *tasks.task_names(),
+    "breast-cancer",
+    "wine",
+    "digits",
+    "mnist1d",
+    "fashion-mnist-small",
+)
+"""The transfer suite (``benchmarks/transfer.py``): every synthetic task and five real sets."""
 
 NPZ_PREFIX = "npz:"
 IDX_DATASETS = ("fashion-mnist", "mnist")
@@ -121,9 +149,14 @@ SHA256SUMS: dict[str, dict[str, str]] = {
 }
 
 IDX_N_CLASSES = 10
-DIGITS_TEST_FRACTION = 0.2
-# Fixed, and deliberately not the experiment seed: every run must be scored on the same digits.
-DIGITS_TEST_SEED = 0
+# scikit-learn's bundled sets have no official test split: a fixed stratified 20 %, drawn with a
+# fixed seed and deliberately not the experiment seed, so that every run is scored on the same
+# samples.
+SKLEARN_TEST_FRACTION = 0.2
+SKLEARN_TEST_SEED = 0
+# The Fashion-MNIST subset of the transfer suite (stratified, fixed seed).
+SMALL_SUBSET = {"fashion-mnist-small": ("fashion-mnist", 10_000, 2_000)}
+SMALL_SUBSET_SEED = 0
 DIGITS_MAX_PIXEL = 16.0
 PIXEL_MAX = 255.0
 MNIST1D_SEED = 42
@@ -327,10 +360,14 @@ def _load_raw(name: str) -> _Raw:
     """Dispatch a canonical name to its loader."""
     if name.startswith(NPZ_PREFIX):
         return _load_npz(Path(name[len(NPZ_PREFIX) :]).expanduser())
-    if name == "digits":
-        return _load_digits()
+    if name in SKLEARN_DATASETS:
+        return _load_sklearn(name)
     if name == "mnist1d":
         return _load_mnist1d()
+    if name in SMALL_SUBSET:
+        return _load_subset(name)
+    if name in tasks.TASKS:
+        return _load_task(name)
     return _load_idx_dataset(name)
 
 
@@ -419,26 +456,64 @@ def _as_labels(y: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_digits() -> _Raw:
-    """scikit-learn's digits, with a fixed stratified 20 % test split (it has no official one)."""
-    from sklearn.datasets import load_digits
+def _load_sklearn(name: str) -> _Raw:
+    """One of scikit-learn's bundled sets, with a fixed stratified test split."""
+    from sklearn import datasets
 
-    bunch = load_digits()
-    x = bunch.data / DIGITS_MAX_PIXEL
+    loader = {
+        "digits": datasets.load_digits,
+        "breast-cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+    }[name]
+    bunch = loader()
+    # digits: pixel values 0..16, scaled to [0, 1] as the other image sets
+    x = bunch.data / DIGITS_MAX_PIXEL if name == "digits" else bunch.data
     y = _as_labels(bunch.target)
-    n_test = round(DIGITS_TEST_FRACTION * len(y))
-    test, train = _stratified_partition(y, n_test, np.random.default_rng(DIGITS_TEST_SEED))
+    n_test = round(SKLEARN_TEST_FRACTION * len(y))
+    test, train = _stratified_partition(y, n_test, np.random.default_rng(SKLEARN_TEST_SEED))
     return _Raw(
         x_train=x[train],
         y_train=y[train],
         x_test=x[test],
         y_test=y[test],
-        n_classes=10,
-        feature_shape=(8, 8),
+        n_classes=int(y.max()) + 1,
+        feature_shape=(8, 8) if name == "digits" else (x.shape[1],),
         source=(
-            "scikit-learn load_digits, stratified "
-            f"{DIGITS_TEST_FRACTION:.0%} test split (seed {DIGITS_TEST_SEED})"
+            f"scikit-learn load_{name.replace('-', '_')}, stratified "
+            f"{SKLEARN_TEST_FRACTION:.0%} test split (seed {SKLEARN_TEST_SEED})"
         ),
+    )
+
+
+def _load_subset(name: str) -> _Raw:
+    """A fixed stratified subset of a larger set (same subset for every run)."""
+    parent, n_train, n_test = SMALL_SUBSET[name]
+    raw = _load_raw(parent)
+    rng = np.random.default_rng(SMALL_SUBSET_SEED)
+    train = np.sort(_stratified_partition(raw.y_train, n_train, rng)[0])
+    test = np.sort(_stratified_partition(raw.y_test, n_test, rng)[0])
+    return raw._replace(
+        x_train=raw.x_train[train],
+        y_train=raw.y_train[train],
+        x_test=raw.x_test[test],
+        y_test=raw.y_test[test],
+        source=f"{raw.source}; stratified subset {n_train} train / {n_test} test "
+        f"(seed {SMALL_SUBSET_SEED})",
+    )
+
+
+def _load_task(name: str) -> _Raw:
+    """A synthetic task of :mod:`neurosig.tasks`, generated with its fixed seed."""
+    arrays = tasks.make_task(name)
+    return _Raw(
+        x_train=arrays.x_train,
+        y_train=arrays.y_train,
+        x_test=arrays.x_test,
+        y_test=arrays.y_test,
+        n_classes=arrays.n_classes,
+        feature_shape=(arrays.x_train.shape[1],),
+        source=f"neurosig.tasks.make_task({name!r}, seed={tasks.TASK_SEED}): "
+        f"{tasks.TASKS[name].character}",
     )
 
 

@@ -54,6 +54,18 @@ class TrainableModel(Protocol):
 
 
 @runtime_checkable
+class FitsTrainingSet(Protocol):
+    """A model whose learning is a convex fit on the whole training set (random features'
+    readout): :func:`neurosig.train.train` calls :meth:`fit_training_set` once per epoch
+    instead of the mini-batch loop."""
+
+    def fit_training_set(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, float]:
+        """Fit on every training sample; returns the loss of each part."""
+
+
+@runtime_checkable
 class RecordsSpikes(Protocol):
     """A spiking model that can record spike trains and membrane traces of presented samples."""
 

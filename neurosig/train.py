@@ -36,7 +36,7 @@ from neurosig.build import build_model, load_experiment_data
 from neurosig.config import Experiment, check
 from neurosig.data import Dataset
 from neurosig.errors import DivergenceError
-from neurosig.protocols import RecordsSpikes, TrainableModel
+from neurosig.protocols import FitsTrainingSet, RecordsSpikes, TrainableModel
 from neurosig.results import TrainingHistory, save_result, training_result
 from neurosig.seeds import stream
 
@@ -150,9 +150,11 @@ def train(
         totals = np.zeros(len(model.loss_names))
         batches = 0
         start = time.perf_counter()
-        for b in range(0, n, cfg.batch_size):
-            idx = order[b : b + cfg.batch_size]
-            losses = model.train_batch(data.x_train[idx], data.y_train[idx], update_rng)
+        for idx in _batches(model, order, cfg.batch_size):
+            if isinstance(model, FitsTrainingSet):
+                losses = model.fit_training_set(data.x_train, data.y_train, update_rng)
+            else:
+                losses = model.train_batch(data.x_train[idx], data.y_train[idx], update_rng)
             values = np.array([losses[k] for k in model.loss_names])
             if not np.all(np.isfinite(values)):
                 bad = [
@@ -183,6 +185,13 @@ def train(
     if out is not None:
         save_result(ds, out)
     return ds
+
+
+def _batches(model: TrainableModel, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """The epoch's mini-batches; one (the whole set) for a model that fits the training set."""
+    if isinstance(model, FitsTrainingSet):
+        return [order]
+    return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
 
 
 def _diverged(

@@ -13,6 +13,8 @@ Y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
 
 
 def small_net(**kw) -> SPCore:
+    # the learned label projection: its gradient is checked too (the default is "fixed")
+    kw.setdefault("signal", "learned")
     cfg = SPCoreConfig(hidden=(4, 3), activation="tanh", dtype="float64", **kw)
     return SPCore(cfg, N_IN, N_CLASSES, np.random.default_rng(1))
 

@@ -41,7 +41,7 @@ def test_result_layout_and_round_trip(tmp_path, npz_data):
     back = load_result(out)
     assert back.test_accuracy.dims == ("epoch",) and back.sizes["epoch"] == 10
     assert set(back.readout.values) == {"linear", "target"}
-    assert list(back.layer.values) == ["signal", "layer1", "layer2", "readout"]
+    assert list(back.layer.values) == ["layer1", "layer2", "readout"]  # signal fixed
     assert back.param_layer1_W.shape == (16, 12)
     assert back.activity_layer2.dims == ("sample", "layer2_unit")
     assert back.attrs["status"] == "complete" and back.attrs["seed"] == 0
