@@ -73,7 +73,7 @@ class SPCore(LayeredModel):
     >>> net = SPCore(SPCoreConfig(hidden=(32,)), n_in=8, n_classes=3, rng=rng)
     >>> losses = net.train_batch(rng.normal(size=(16, 8)), rng.integers(0, 3, 16), rng)
     >>> sorted(losses)
-    ['layer1', 'readout', 'signal']
+    ['layer1', 'readout']
     """
 
     def __init__(

@@ -82,9 +82,11 @@ def test_random_features_pass():
 
 
 def test_per_class_delivers_the_label_to_every_layer_and_the_other_losses_do_not():
-    per_class = measure_update_reads(build("sp-core", loss="per_class"))
+    per_class = measure_update_reads(build("sp-core", loss="per_class", signal="learned"))
     assert per_class.label_direct_layers == ("signal", "layer1", "layer2")
-    report = measured_report(build("sp-core"))
+    fixed = measure_update_reads(build("sp-core", loss="per_class", signal="fixed"))
+    assert fixed.label_direct_layers == ("layer1", "layer2")  # a fixed projection learns nothing
+    report = measured_report(build("sp-core", signal="learned"))
     assert report.label_direct_layers == (1.0, 2.0)  # the label projection is layer 0
     label_row = rows(report, "label path")["network"]
     assert label_row.ok and "direct label delivery to signal, layer1, layer2" in label_row.detail
