@@ -12,6 +12,9 @@ keeps only its neuron and synapse equations and its learning rule:
   scale relative to its gradient: docs/learning-rules.md),
   :func:`error_scalars`, :func:`add_layer_loss` (the Brian2 objects), :func:`bound_code`;
 - the delta readout's loss group: :func:`add_readout_loss`;
+- ``label_path = "stream"``: the per-layer choice of a class slot from the layer's own target
+  stream (:func:`slot_choice`, :func:`add_slot_choice`) and the readout's slot-to-class count
+  table (:func:`add_slot_table`, :meth:`LayeredBrianModel.target_readout`);
 - :class:`LayeredBrianModel`: the TrainableModel plumbing (learning rates and their schedule,
   chunks, the variables carried between chunks, losses, the target readout, state dict).
 
@@ -39,6 +42,7 @@ UNBOUNDED = 1e300  # w_max when unbounded (a run_arg must be a finite number)
 
 # Order of the updates inside Brian2's "groups" slot that both families share (each family adds
 # its own around them). Learning runs first, on the state the previous sample left.
+ORDER_SLOT = -65  # label_path = "stream": each layer picks its class slot (its sums run at -66)
 ORDER_MEMORY = -60  # class memories
 ORDER_SUMMARY = -50  # summary group (its summed inputs run at -51)
 ORDER_ERROR = -40  # per-neuron error factors
@@ -102,6 +106,20 @@ class LayeredConfig:
         "units",
         choices=("target", "delta"),
     )
+    label_path: str = param(
+        "direct",
+        "how a layer knows the presented class: read from the label units (direct), or "
+        "identified from its own live target stream, as the slot of the nearest class memory "
+        "(stream: the label reaches only the input layer, through the signal projection, and "
+        "the readout)",
+        choices=("direct", "stream"),
+    )
+    novelty: float = param(
+        0.9,
+        'label_path = "stream": a live target whose best cosine with the used class memories '
+        "is below this takes a free memory slot (a class seen for the first time)",
+        bounds=(0.01, 1),
+    )
 
     lr: float = param(
         0.01, "learning rate of the layers (per sample; schedules scale it)", bounds=(0, 10)
@@ -160,6 +178,17 @@ class LayeredStructure:
         return len(self.sizes) - 1
 
     @property
+    def stream(self) -> bool:
+        """Do the layers identify the presented class from their own target stream?"""
+        return self.cfg.label_path == "stream"
+
+    def slot_layers(self) -> list[int]:
+        """Layers that choose their class slot themselves (``label_path = "stream"``): every
+        layer with class memories, the input layer included, so that slot ``c`` names the same
+        class in every layer (the all-class target branch pairs them across a projection)."""
+        return list(range(self.n_hidden + 1)) if self.stream else []
+
+    @property
     def phases(self) -> int:
         """1 with two compartments, 2 with alternating data and target phases."""
         return 2 if self.cfg.mode == "phases" else 1
@@ -193,6 +222,8 @@ class LayeredStructure:
         """Structural hash: the code fields (plus ``code``), sizes, chunk, ``extra`` parts and,
         for sparse networks, the connectivity itself."""
         fields = {k: getattr(self.cfg, k) for k in self.CODE_FIELDS} | code
+        if self.stream:  # absent for "direct": its programs keep their keys
+            fields["label_path"] = self.cfg.label_path
         parts = [fields, self.n_in, self.n_classes, self.chunk, *extra]
         if self.cfg.p_connect < 1:
             for name in sorted(self.conn):
@@ -269,16 +300,21 @@ def fan_in(st: LayeredStructure, pre_group: str) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def loss_summary(loss: str, anti_collapse: str, C: int, eps: float = EPS) -> tuple[str, str]:
+def loss_summary(
+    loss: str, anti_collapse: str, C: int, eps: float = EPS, stream: bool = False
+) -> tuple[str, str]:
     """(equations, learning-step code) of a layer's one-unit summary group.
 
     ``loss`` is ``contrastive`` (the per-class cosine loss of SP-core) or ``mse``. The group
     reads the layer's sums (``Shh``, ...) and the label (``y<c>``) and computes the per-layer
     scalars the neurons' error factors use. ``eps`` is added to every squared norm (keeps a
-    silent layer's gradient finite).
+    silent layer's gradient finite). With ``stream`` (``label_path = "stream"``) ``y<c>`` is
+    not linked to the label: it is the group's own choice of a class slot
+    (:func:`slot_choice`), made earlier in the same learning step.
     """
     cs = range(C)
-    eqs = [f"y{c} : 1 (linked)" for c in cs] + ["loss_sum : 1", "count : 1", "act : 1"]
+    y = "y{c} : 1" if stream else "y{c} : 1 (linked)"
+    eqs = [y.format(c=c) for c in cs] + ["loss_sum : 1", "count : 1", "act : 1"]
     eqs += ["temperature : 1 (shared, constant)", "neg_weight : 1 (shared, constant)"]
     act = "act = " + " + ".join(f"y{c}" for c in cs)
     if loss == "contrastive":
@@ -383,26 +419,30 @@ def add_layer_loss(
     learn_dt: Any,
     namespace: dict[str, Any],
     sums_dt: Any = None,
+    choice: SlotChoice | None = None,
 ) -> Any:
     """Create layer ``l``'s summary group, its sums, the error factors and the bias update.
 
     The group is a one-unit NeuronGroup of the layer (the audit's "summary of layer l"): it
     sums the layer's activity, reads the label, and each neuron of the layer links to its
-    scalars. Returns the summary group.
+    scalars. With a ``choice`` (``label_path = "stream"``) it reads no label: it chooses the
+    layer's class slot itself (:func:`add_slot_choice`). Returns the summary group.
     """
+    equations, sums_code = loss.summary_equations, loss.sums
+    if choice is not None:
+        equations = merge_lines(equations, choice.equations)
+        sums_code = merge_lines(sums_code, choice.sums)
     summ = b2.NeuronGroup(
-        1,
-        loss.summary_equations,
-        order=ORDER_SUMMARY,
-        dt=learn_dt,
-        name=f"summary{l}",
-        namespace=namespace,
+        1, equations, order=ORDER_SUMMARY, dt=learn_dt, name=f"summary{l}", namespace=namespace
     )
-    for c in range(label.N):
-        setattr(summ, f"y{c}", b2.linked_var(label, label_var, index=np.array([c])))
+    if choice is None:
+        for c in range(label.N):
+            setattr(summ, f"y{c}", b2.linked_var(label, label_var, index=np.array([c])))
     kw = {} if sums_dt is None else {"dt": sums_dt}
-    sums = b2.Synapses(g, summ, loss.sums, name=f"sums{l}", namespace=namespace, **kw)
+    sums = b2.Synapses(g, summ, sums_code, name=f"sums{l}", namespace=namespace, **kw)
     sums.connect()
+    if choice is not None:
+        _choose_slots(b2, g, summ, sums, l, choice)
     summ.run_regularly(
         loss.summary_code, when="groups", order=ORDER_SUMMARY + 1, name=f"summary{l}_step"
     )
@@ -418,6 +458,144 @@ def add_layer_loss(
     objects[f"summary{l}"] = summ
     objects[f"sums{l}"] = sums
     return summ
+
+
+def merge_lines(*texts: str) -> str:
+    """The lines of ``texts`` in order, each once (equations or summed variables that two
+    parts of a summary group both declare, e.g. ``Stt``)."""
+    out: list[str] = []
+    for text in texts:
+        out += [line for line in text.splitlines() if line and line not in out]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# label_path = "stream": each layer identifies the presented class from its own target stream
+# --------------------------------------------------------------------------------------------
+
+SLOT_PRESENCE = 1e-12  # a target stream whose squared norm is below this is absent
+
+
+@dataclass
+class SlotChoice:
+    """The Brian2 code of one layer's choice of a class slot (``label_path = "stream"``)."""
+
+    equations: str  # the summary group's variables of the choice
+    sums: str  # summed variables from the layer (target stream and memories before the write)
+    code: str  # the choice itself, run at ORDER_SLOT
+    summed: tuple[str, ...]  # the summed variables of ``sums`` (they run at ORDER_SLOT - 1)
+    n_slots: int  # C: one slot per class
+
+
+def slot_choice(C: int, target: str, memory: str, shown: str, eps: float = EPS) -> SlotChoice:
+    """A layer's choice of the class slot of the presented sample, from its own target stream.
+
+    ``target`` names the layer's live target-stream quantity (what its class memories store),
+    ``memory`` the memories (``<memory>0`` ... ``<memory><C-1>``), ``shown`` an expression that
+    is 1 while a training target is shown (a class-free flag; 0 in evaluation and on padding).
+    Before the memories are written, the summary group compares the live target with every
+    memory by their cosine ``ct<c>`` (``eps`` added to the squared norms) and picks ONE slot:
+    the nearest memory among the slots already used (``used<c>``), unless the best cosine is
+    below ``novelty`` (a shared constant) and a slot is free: then the lowest free slot, which
+    becomes used. ``act`` is 1 when a target is shown and the stream is not silent
+    (``Stt > SLOT_PRESENCE``); ``y<c> = act*[slot == c]`` replaces the label in the layer (loss
+    and memory writes). The argmax is written as sequential statements, O(C) of them (Brian2
+    runs a block's statements in order).
+    """
+    cs = range(C)
+    eqs = ["Stt : 1", "act : 1", "best : 1", "slot : 1", "pick : 1", "free : 1", "novel : 1"]
+    eqs += [f"{v}{c} : 1" for v in ("Stm", "Smo", "ct", "used", "y") for c in cs]
+    eqs.append("novelty : 1 (shared, constant)")
+    sums = [f"Stt_post = {target}_pre**2 : 1 (summed)"]
+    sums += [f"Stm{c}_post = {target}_pre*{memory}{c}_pre : 1 (summed)" for c in cs]
+    sums += [f"Smo{c}_post = {memory}{c}_pre**2 : 1 (summed)" for c in cs]
+    code = [f"act = {shown}*int(Stt > {SLOT_PRESENCE!r})", "best = -2", "slot = -1"]
+    for c in cs:  # the nearest used memory: a running best value and index
+        code += [
+            f"ct{c} = Stm{c}/sqrt((Stt + {eps!r})*(Smo{c} + {eps!r}))",
+            f"pick = used{c}*int(ct{c} > best)",
+            f"slot = pick*{c} + (1 - pick)*slot",
+            f"best = pick*ct{c} + (1 - pick)*best",
+        ]
+    code.append("free = -1")
+    code += [f"free = (1 - used{c})*{c} + used{c}*free" for c in reversed(cs)]  # lowest free
+    code += ["novel = int(best < novelty)*int(free >= 0)", "slot = novel*free + (1 - novel)*slot"]
+    code += [f"y{c} = act*int(slot == {c})" for c in cs]
+    code += [f"used{c} += y{c}*(1 - used{c})" for c in cs]
+    summed = ("Stt", *(f"Stm{c}" for c in cs), *(f"Smo{c}" for c in cs))
+    return SlotChoice("\n".join(eqs), "\n".join(sums), "\n".join(code), summed, C)
+
+
+def _choose_slots(b2: Any, g: Any, summ: Any, sums: Any, l: int, choice: SlotChoice) -> None:
+    """The choice's sums (moved before the memory writes), its code, and the layer's ``y<c>``
+    linked to the chosen slot."""
+    for name in choice.summed:  # a summed variable runs at its target's order - 1 by default
+        sums.summed_updaters[f"{name}_post"].order = ORDER_SLOT - 1
+    summ.run_regularly(choice.code, when="groups", order=ORDER_SLOT, name=f"summary{l}_slot")
+    zeros = np.zeros(len(g), dtype=int)
+    for c in range(choice.n_slots):
+        setattr(g, f"y{c}", b2.linked_var(summ, f"y{c}", index=zeros))
+
+
+def add_slot_choice(
+    b2: Any,
+    objects: dict[str, Any],
+    g: Any,
+    l: int,
+    choice: SlotChoice,
+    learn_dt: Any,
+    namespace: dict[str, Any],
+    sums_dt: Any = None,
+) -> Any:
+    """Layer ``l``'s summary group when it only chooses the class slot (a layer without a loss
+    whose memories other layers read: the input layer). Returns the group."""
+    summ = b2.NeuronGroup(
+        1,
+        merge_lines(choice.equations),
+        order=ORDER_SUMMARY,
+        dt=learn_dt,
+        name=f"summary{l}",
+        namespace=namespace,
+    )
+    kw = {} if sums_dt is None else {"dt": sums_dt}
+    sums = b2.Synapses(g, summ, choice.sums, name=f"sums{l}", namespace=namespace, **kw)
+    sums.connect()
+    _choose_slots(b2, g, summ, sums, l, choice)
+    objects[f"summary{l}"] = summ
+    objects[f"sums{l}"] = sums
+    return summ
+
+
+def slot_table_equations(C: int) -> str:
+    """The readout's slot-to-class count table: unit ``c`` (class c) counts in ``cnt<k>`` the
+    training presentations of class c for which the last layer chose slot k (``z<k>``)."""
+    return "\n".join([f"cnt{k} : 1" for k in range(C)] + [f"z{k} : 1 (linked)" for k in range(C)])
+
+
+def add_slot_table(b2: Any, readout: Any, last: Any, learn_dt: Any) -> None:
+    """The count table's update: ``cnt<k> += y*z<k>`` (the label ``y`` of the readout unit times
+    the last layer's chosen slot, 0 when no target is shown)."""
+    C = len(readout)
+    zeros = np.zeros(C, dtype=int)
+    for k in range(C):
+        setattr(readout, f"z{k}", b2.linked_var(last, f"y{k}", index=zeros))
+    readout.run_regularly(
+        "\n".join(f"cnt{k} += y*z{k}" for k in range(C)),
+        dt=learn_dt,
+        when="groups",
+        order=ORDER_PLASTIC,
+        name="readout_slots",
+    )
+
+
+def init_slot_state(st: LayeredStructure) -> dict[str, np.ndarray]:
+    """The initial slot state of ``label_path = "stream"`` (none for "direct"): every slot free
+    (``summary<l>.used``), an empty count table (``readout.cnt``, slot x class)."""
+    C = st.n_classes
+    state = {f"summary{l}.used": np.zeros(C) for l in st.slot_layers()}
+    if st.stream:
+        state["readout.cnt"] = np.zeros((C, C))
+    return state
 
 
 def add_readout_loss(
@@ -582,6 +760,46 @@ class LayeredBrianModel:
         if n is None:
             return self.program.get(block, name)
         return np.stack([self.program.get(block, f"{name}{c}") for c in range(n)])
+
+    # -- label_path = "stream" -------------------------------------------------------------
+    def slot_variables(self) -> dict[tuple[str, str], Any]:
+        """What a run of ``label_path = "stream"`` starts from: the used slots of every layer,
+        the novelty threshold, the readout's slot-to-class counts (nothing for "direct")."""
+        st, C = self.st, self.st.n_classes
+        variables: dict[tuple[str, str], Any] = {}
+        for l in st.slot_layers():
+            variables[(f"summary{l}", "novelty")] = self.cfg.novelty
+            for c in range(C):
+                variables[(f"summary{l}", f"used{c}")] = self.state[f"summary{l}.used"][c]
+        if st.stream:
+            for k in range(C):
+                variables[("readout", f"cnt{k}")] = self.state["readout.cnt"][k]
+        return variables
+
+    def read_slot_state(self) -> dict[str, np.ndarray]:
+        """After a learning run: the used slots and the count table (nothing for "direct")."""
+        st, C = self.st, self.st.n_classes
+        out = {
+            f"summary{l}.used": self.read_state(f"summary{l}", "used", C)[:, 0]
+            for l in st.slot_layers()
+        }
+        if st.stream:
+            out["readout.cnt"] = self.read_state("readout", "cnt", C)
+        return out
+
+    def target_readout(self, h: np.ndarray, memories: np.ndarray) -> np.ndarray:
+        """The target readout: the class of the last layer's nearest remembered target.
+
+        With ``label_path = "direct"`` memory ``c`` is class ``c`` (:func:`nearest_target`).
+        With ``"stream"`` the memories are slots the layer allocated itself; the readout maps
+        the nearest slot to the class most often presented when the last layer chose it during
+        training (``readout.cnt``, slot x class). Like the delta readout's teaching signal, this
+        table reads the label: it sits at the readout, not in a hidden layer.
+        """
+        slot = nearest_target(h, memories)
+        if not self.st.stream:
+            return slot
+        return self.state["readout.cnt"].argmax(axis=1)[slot]
 
     # -- TrainableModel ---------------------------------------------------------------------
     def loss_name(self, layer: Any) -> str:

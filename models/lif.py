@@ -62,6 +62,21 @@ Readouts (local): ``target``, the nearest remembered class target of the last la
 ``argmax_c cos(H_h, m_c)``; ``delta``, C units on the last layer's data spike counts trained by
 the normalised delta rule.
 
+Label path (``label_path``; **derived by neurosig**, as for the rate model:
+:mod:`neurosig.models.rate`). ``"direct"`` (default): every layer reads the label units, which
+pick the positive class of the loss and the memories (``mp_y``, ``m_y``, ``md_y``) the live
+target overwrites. ``"stream"``: the label drives only the input's target spike train (through
+``S``) and the readout; each layer identifies the presented class from what its memories store
+(the input layer: its target factor ``p_t``; a hidden layer: its filtered target potential
+``H_t``), as the slot of the nearest used memory by cosine, or the lowest free slot when the
+best cosine is below ``novelty``; the chosen slot replaces ``y_c`` in the layer's loss and in
+all its memory writes. ``act`` comes from the class-free flag ``live`` (1 after a training
+sample). The target readout maps the nearest slot to a class with the readout's slot x class
+count table (it reads the label, like the delta readout). With running baselines
+(``baseline > 0``) the targets are centred by the mean of the samples seen so far: while one
+class only has been seen they are degenerate, so a class repeated before any other is shown may
+take extra slots; later presentations overwrite them (docs/learning-rules.md, "Label path").
+
 Targets: ``standalone`` (C++, compiled once, fed chunks of samples by :mod:`neurosig.brian`),
 ``cython``, ``numpy``. Input spikes are drawn in numpy from per-chunk seeds and replayed by the
 input neurons from a table of spike times (a TimedArray), so every target gives the same spikes.

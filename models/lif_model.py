@@ -2,7 +2,8 @@
 
 :class:`LIFModel` runs the compiled Brian2 program of :mod:`neurosig.models.lif_network` chunk
 by chunk, feeds it the input of :mod:`neurosig.models.lif_input`, carries weights, biases,
-class memories and running baselines between chunks, and reads the readouts and recordings.
+class memories and running baselines between chunks (with ``label_path = "stream"`` also the
+used slots and the readout's slot-to-class counts), and reads the readouts and recordings.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurosig.config import si
-from neurosig.models.layered import LayeredBrianModel, nearest_target
+from neurosig.models.layered import LayeredBrianModel
 from neurosig.models.lif_input import make_chunk
 from neurosig.models.lif_network import build_brian
 from neurosig.results import LayerRecording, Recordings, SpikeRecord, TraceRecord
@@ -35,6 +36,8 @@ class LIFModel(LayeredBrianModel):
         "base": "baseline",
         "sgn": "sign",
         "seen": "samples_seen",
+        "used": "slot_used",
+        "cnt": "slot_counts",
     }
     PROGRAM_PREFIX: ClassVar[str] = "lif"
     NETWORK = staticmethod(build_brian)
@@ -105,7 +108,7 @@ class LIFModel(LayeredBrianModel):
                 variables[(layer, f"md{c}")] = state[f"{layer}.md"][c]
             variables[(f"summary{l}", "temperature")] = cfg.temperature
             variables[(f"summary{l}", "neg_weight")] = 0.0
-        return variables
+        return variables | self.slot_variables()
 
     def read_carried_state(self) -> None:
         """After a learning run: the new weights, biases, memories and baselines."""
@@ -125,7 +128,7 @@ class LIFModel(LayeredBrianModel):
             new[f"{layer}.md"] = self.read_state(layer, "md", C)
         new["readout.b"] = prog.get("readout", "b")
         new["train.seen"] = np.atleast_1d(prog.get("layer0", "seen"))[:1]
-        self.state = new
+        self.state = new | self.read_slot_state()
 
     # -- TrainableModel ---------------------------------------------------------------------
     def evaluate(self, x: np.ndarray) -> dict[str, Any]:
@@ -149,7 +152,7 @@ class LIFModel(LayeredBrianModel):
         a = ev["potential"][-1] - self.state[f"{last}.base"][0]
         return {
             "delta": ev["readout"].argmax(axis=1),
-            "target": nearest_target(a, self.state[f"{last}.m"]),
+            "target": self.target_readout(a, self.state[f"{last}.m"]),
         }
 
     def hidden_activity(self, x: np.ndarray) -> list[np.ndarray]:

@@ -25,17 +25,23 @@ from neurosig.models.layered import (
     WEIGHT_DECAY_CODE,
     LayeredStructure,
     LayerLoss,
+    SlotChoice,
     add_layer_loss,
     add_readout_loss,
+    add_slot_choice,
+    add_slot_table,
     bias_code,
     bound_code,
     connectivity,
     dale_signs,
     error_scalars,
     fan_in,
+    init_slot_state,
     initial_weights,
     layer_order,
     loss_summary,
+    slot_choice,
+    slot_table_equations,
 )
 
 FAR = 1e9  # seconds: "no further spike" in a spike-time table
@@ -141,7 +147,7 @@ def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]
             state[f"layer{l}.base"] = np.zeros((2, n))
     state["readout.b"] = np.zeros(C)
     state["train.seen"] = np.zeros(1)  # training samples seen (the running baselines' count)
-    return state
+    return state | init_slot_state(st)
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,7 +357,7 @@ def reset_code(st: Structure, s: str) -> str:
 
 def layer_loss(st: Structure) -> LayerLoss:
     """The Brian2 code of a hidden layer's loss (summary group, sums, error factors, bias)."""
-    eqs, code = loss_summary(st.cfg.loss, "none", st.n_classes, eps=NORM_FLOOR)
+    eqs, code = loss_summary(st.cfg.loss, "none", st.n_classes, eps=NORM_FLOOR, stream=st.stream)
     return LayerLoss(
         summary_equations=eqs + "\nSnn : 1",
         summary_code=code,
@@ -360,6 +366,15 @@ def layer_loss(st: Structure) -> LayerLoss:
         error=error_code(st),
         bias=bias_code(st.all_classes, st.n_classes),
     )
+
+
+def layer_choice(st: Structure, l: int) -> SlotChoice:
+    """Layer ``l``'s choice of a class slot (``label_path = "stream"``) from what its class
+    memories store: the target factor ``p_t`` in the input layer (memories ``mp<c>``), the
+    filtered target potential ``H_t`` in a hidden layer (memories ``m<c>``; ``mp<c>`` and
+    ``md<c>`` are written with the same slot). ``live(t)`` is 1 after a training sample."""
+    target, memory = ("p_t", "mp") if l == 0 else ("H_t", "m")
+    return slot_choice(st.n_classes, target, memory, "live(t)", eps=NORM_FLOOR)
 
 
 def equations_text(cfg: Any, n_in: int = 4, n_classes: int = 3) -> str:
@@ -371,6 +386,11 @@ def equations_text(cfg: Any, n_in: int = 4, n_classes: int = 3) -> str:
     for l in range(1, st.n_hidden + 1):
         parts.append(f"# layer{l}\n{layer_equations(st, l)}")
         parts.append(f"# layer{l} spike (per stream)\n{reset_code(st, s0)}")
+    for l in st.slot_layers()[:2]:  # the input layer's choice, then every hidden layer's
+        choice = layer_choice(st, l)
+        which = "the input layer" if l == 0 else "each hidden layer"
+        parts.append(f"# slot choice of {which} (sums, before the memory writes)\n{choice.sums}")
+        parts.append(f"# slot choice of {which}\n{choice.code}")
     parts.append(f"# summary of each layer (sums)\n{loss.sums}")
     parts.append(f"# summary (learning step)\n{loss.summary_code}")
     parts.append(f"# error factors\n{loss.error}")
@@ -409,7 +429,8 @@ def build_brian(st: Structure, record: bool = False) -> Built:
     readout = b2.NeuronGroup(
         st.n_classes,
         "I_o : 1\nb : 1\nd_o : 1\ne_o : 1\no : 1\ny : 1 (linked)\nact : 1 (linked)\n"
-        "nn2 : 1 (linked)\nlr : 1 (shared, constant)",
+        "nn2 : 1 (linked)\nlr : 1 (shared, constant)"
+        + (f"\n{slot_table_equations(st.n_classes)}" if st.stream else ""),
         order=ORDER_READOUT,
         dt=sample_dt,
         name="readout",
@@ -419,7 +440,7 @@ def build_brian(st: Structure, record: bool = False) -> Built:
     objects["readout"] = readout
     _projections(b2, st, ns, sample_dt, objects)
     for l in range(st.n_hidden + 1):
-        _layer_learning(b2, st, l, sample_dt, objects)
+        _layer_learning(b2, st, l, ns, sample_dt, objects)
     for l in range(1, st.n_hidden + 1):
         _layer_loss(b2, st, l, ns, sample_dt, objects)
     last = objects[f"summary{st.n_hidden}"]
@@ -429,6 +450,8 @@ def build_brian(st: Structure, record: bool = False) -> Built:
     add_readout_loss(
         b2, objects, readout, last, sample_dt, "o = I_o + b\nd_o = act*(o - y)\ne_o = d_o/(nn2 + 1)"
     )
+    if st.stream:
+        add_slot_table(b2, readout, last, sample_dt)
     _monitors(b2, st, record, sample_dt, objects)
     return Built(objects=objects, timed=timed, duration=(st.chunk * st.steps_per_sample + 1) * dt)
 
@@ -625,7 +648,9 @@ BASELINE_CODE = (
 )
 
 
-def _layer_learning(b2: Any, st: Structure, l: int, sample_dt: Any, objects: dict) -> None:
+def _layer_learning(
+    b2: Any, st: Structure, l: int, ns: dict, sample_dt: Any, objects: dict
+) -> None:
     """Layer ``l``'s factors, class memories, running baselines and onset reset."""
     C = st.n_classes
     g = objects[f"layer{l}"]
@@ -637,8 +662,11 @@ def _layer_learning(b2: Any, st: Structure, l: int, sample_dt: Any, objects: dic
         order=ORDER_FACTORS,
         name=f"layer{l}_factors",
     )
-    for c in range(C):
-        setattr(g, f"y{c}", b2.linked_var(label, "y", index=np.full(st.sizes[l], c)))
+    if not st.stream:  # "stream": linked to the layer's own slot choice
+        for c in range(C):
+            setattr(g, f"y{c}", b2.linked_var(label, "y", index=np.full(st.sizes[l], c)))
+    elif l == 0:  # the input layer has no loss: its summary group only chooses the slot
+        add_slot_choice(b2, objects, g, 0, layer_choice(st, 0), sample_dt, ns, sample_dt)
     # class memories: the target-stream factor (presynaptic role) and, in hidden layers, the
     # filtered target potential (the loss's class targets), as running averages over the
     # class's presentations at rate mu (Poisson targets are noisy)
@@ -673,8 +701,19 @@ def _layer_loss(b2: Any, st: Structure, l: int, ns: dict, sample_dt: Any, object
     """Hidden layer ``l``'s summary group, error factors, bias and the batched target branch."""
     C = st.n_classes
     g = objects[f"layer{l}"]
+    choice = layer_choice(st, l) if st.stream else None
     add_layer_loss(
-        b2, objects, g, objects["label"], "y", l, layer_loss(st), sample_dt, ns, sums_dt=sample_dt
+        b2,
+        objects,
+        g,
+        objects["label"],
+        "y",
+        l,
+        layer_loss(st),
+        sample_dt,
+        ns,
+        sums_dt=sample_dt,
+        choice=choice,
     )
     if st.all_classes and st.cfg.branch_every > 1:
         g.run_regularly(

@@ -64,6 +64,27 @@ Readouts (both local): ``delta`` -- C linear rate units on the last layer's data
 the normalised delta rule ``dw_ic = -readout_lr (o_c - y_c) h_i / (|h|^2 + 1)``; ``target`` --
 the nearest remembered class target of the last layer, ``argmax_c cos(h_L, m_c)``.
 
+Label path (``label_path``; **derived by neurosig**: the paper says the label enters at the front
+only, not how a hidden layer then knows which class memory to compare with and overwrite).
+``"direct"`` (default): every layer reads the label units ``y_c``: they pick the positive class
+of the loss and the memory ``m_y`` the live target overwrites. ``"stream"``: the label enters
+through ``S`` into the input layer and reaches the delta readout (its teaching signal); no other
+layer reads it. Each layer (the input layer too) identifies the presented class from its own
+live target ``h_t``: at every learning event, before the memory write, its summary group takes
+the cosine of ``h_t`` with every class memory and picks ONE slot, the nearest memory among the
+slots already used, unless the best cosine is below ``novelty`` (default 0.9) and a slot is
+free, in which case the lowest free slot is taken and marked used. The one-hot of that slot
+(times ``act``: a target is shown and ``h_t`` is not silent) replaces ``y_c`` in the layer's
+loss and memory writes. Slots are numbered in the order classes are first seen; every layer sees
+the same first presentations, so slot ``c`` names one class in every layer (the all-class
+branch pairs memories across a projection; with a learned ``S`` the label units remember their
+activity for each slot of the input layer). Whether a target is shown at all (not which) comes
+from a class-free flag ``live`` per learning event: in evaluation the target stream is not
+silent (``h_t = f(b)``). The target readout maps slots to classes with a count table kept at the
+readout (slot x class, from the last layer's chosen slot and the label of every training
+presentation): ``class = argmax_c cnt[nearest slot, c]``; like the delta readout, it reads the
+label. Details and measurements: docs/learning-rules.md, "Label path".
+
 Learning rates: ``lr`` (the layers) and ``readout_lr`` (the delta readout) keep their names in
 the Brian2 code: a shared constant ``lr`` of each plastic group, which every weight onto it reads
 as ``lr_post`` (a projection learns at the rate of its postsynaptic layer).

@@ -2,8 +2,9 @@
 
 :class:`RateModel` runs the compiled Brian2 program of :mod:`neurosig.models.rate_network` (or
 the numpy oracle of :mod:`neurosig.models.rate_reference` with ``target = "reference"``) chunk by
-chunk, carries the weights, biases and class memories between chunks, and reads the two
-readouts.
+chunk, carries the weights, biases and class memories between chunks (with
+``label_path = "stream"`` also the used slots and the readout's slot-to-class counts), and reads
+the two readouts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurosig.models.layered import LayeredBrianModel, nearest_target
+from neurosig.models.layered import LayeredBrianModel
 from neurosig.models.rate_network import build_brian, make_chunk
 from neurosig.models.rate_reference import ReferenceIntegrator
 
@@ -22,7 +23,13 @@ from neurosig.models.rate_reference import ReferenceIntegrator
 class RateModel(LayeredBrianModel):
     """A rate network (see :mod:`neurosig.models.rate`) as a trainable model."""
 
-    PARAMETERS: ClassVar[dict[str, str]] = {"b": "bias", "m": "memory", "sgn": "sign"}
+    PARAMETERS: ClassVar[dict[str, str]] = {
+        "b": "bias",
+        "m": "memory",
+        "sgn": "sign",
+        "used": "slot_used",
+        "cnt": "slot_counts",
+    }
     PROGRAM_PREFIX: ClassVar[str] = "rate"
     NETWORK = staticmethod(build_brian)
 
@@ -69,6 +76,9 @@ class RateModel(LayeredBrianModel):
                 self.state[f"layer{l}.b"] = prog.get(f"layer{l}", "b")
                 self.state[f"layer{l}.m"] = self.read_state(f"layer{l}", "m", st.n_classes)
             self.state["readout.b"] = prog.get("readout", "b")
+            self.state |= self.read_slot_state()
+            if st.label_memories:
+                self.state["label.m"] = self.read_state("label", "m", st.n_classes)
         phases = st.cfg.mode == "phases"
         n = chunk.n
         activity = [
@@ -100,7 +110,10 @@ class RateModel(LayeredBrianModel):
                 variables[(layer, "neg_weight")] = cfg.neg_weight
                 variables[(f"summary{l}", "temperature")] = cfg.temperature
                 variables[(f"summary{l}", "neg_weight")] = cfg.neg_weight
-        return variables
+        if st.label_memories:
+            for c in range(st.n_classes):
+                variables[("label", f"m{c}")] = self.state["label.m"][c]
+        return variables | self.slot_variables()
 
     def evaluate(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """(activity of every hidden layer, readout outputs) of ``x`` without learning."""
@@ -116,7 +129,7 @@ class RateModel(LayeredBrianModel):
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         acts, ro = self.evaluate(x)
         memories = self.state[f"layer{self.st.n_hidden}.m"]
-        return {"delta": ro.argmax(axis=1), "target": nearest_target(acts[-1], memories)}
+        return {"delta": ro.argmax(axis=1), "target": self.target_readout(acts[-1], memories)}
 
     def hidden_activity(self, x: np.ndarray) -> list[np.ndarray]:
         return self.evaluate(x)[0]

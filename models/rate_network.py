@@ -27,17 +27,23 @@ from neurosig.models.layered import (
     WEIGHT_DECAY_CODE,
     LayeredStructure,
     LayerLoss,
+    SlotChoice,
     add_layer_loss,
     add_readout_loss,
+    add_slot_choice,
+    add_slot_table,
     bias_code,
     bound_code,
     connectivity,
     dale_signs,
     error_scalars,
     fan_in,
+    init_slot_state,
     initial_weights,
     layer_order,
     loss_summary,
+    slot_choice,
+    slot_table_equations,
 )
 
 # The rate family's own slots around the shared ones (ORDER_MEMORY ... ORDER_RESET).
@@ -87,6 +93,12 @@ class Structure(LayeredStructure):
         """Does the target branch run through every remembered class target?"""
         return self.cfg.target_branch == "all" and self.contrastive
 
+    @property
+    def label_memories(self) -> bool:
+        """Do the label units remember the class of every slot (``label_path = "stream"`` with a
+        learned signal projection and the all-class branch: the presynaptic memory of S)?"""
+        return self.stream and self.all_classes and 0 in self.loss_layers()
+
     def loss_layers(self) -> list[int]:
         """Layers with a loss: every hidden layer, and the input layer if S is learned."""
         first = 0 if self.cfg.signal == "learned" else 1
@@ -134,7 +146,9 @@ def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]
         state[f"layer{l}.b"] = np.zeros(st.sizes[l])
         state[f"layer{l}.m"] = np.zeros((st.n_classes, st.sizes[l]))
     state["readout.b"] = np.zeros(st.n_classes)
-    return state
+    if st.label_memories:
+        state["label.m"] = np.zeros((st.n_classes, st.n_classes))
+    return state | init_slot_state(st)
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +228,14 @@ def _error_scalars(st: Structure) -> list[str]:
 def summary_equations(st: Structure) -> tuple[str, str]:
     """(equations of the one-unit summary group, code it runs at every learning step)."""
     loss = "contrastive" if st.contrastive else "mse"
-    return loss_summary(loss, st.cfg.anti_collapse, st.n_classes, eps=EPS)
+    return loss_summary(loss, st.cfg.anti_collapse, st.n_classes, eps=EPS, stream=st.stream)
+
+
+def layer_choice(st: Structure, l: int) -> SlotChoice:
+    """Layer ``l``'s choice of a class slot (``label_path = "stream"``) from its live target
+    ``HT`` and its memories ``m<c>``; ``live(t)`` is the class-free flag "a label was shown"
+    at the step before the learning event (one value per learning event: :func:`make_chunk`)."""
+    return slot_choice(st.n_classes, stream_names(st, l)["HT"], "m", "live(t)", eps=EPS)
 
 
 def summary_sums(st: Structure, l: int) -> str:
@@ -284,7 +305,10 @@ def plasticity_code(st: Structure, name: str, pre: str, post: str) -> str:
         pd = stream_names(st, st.n_hidden)["PD"]
         code = [f"w += -lr_post*e_o_post*{pd}_pre"]
     elif name == "signal":
-        if st.all_classes:
+        if st.label_memories:  # the label unit's remembered activity when slot c was chosen
+            terms = " + ".join(f"ec{c}_post*m{c}_pre" for c in range(C))
+            code = [f"w += -lr_post*({terms})"]
+        elif st.all_classes:
             terms = " + ".join(f"ec{c}_post*int(i == {c})" for c in range(C))
             code = [f"w += -lr_post*({terms})"]
         else:
@@ -331,6 +355,10 @@ def equations_text(cfg: Any, n_in: int = 4, n_classes: int = 3) -> str:
     parts = []
     for l in range(st.n_hidden + 1):
         parts.append(f"# layer{l}\n{layer_equations(st, l)}")
+        if l in st.slot_layers():
+            choice = layer_choice(st, l)
+            parts.append(f"# summary{l} (slot sums, before the memory writes)\n{choice.sums}")
+            parts.append(f"# summary{l} (slot choice)\n{choice.code}")
         if l in st.loss_layers():
             loss = layer_loss(st, l)
             parts.append(f"# summary{l} (sums)\n{loss.sums}")
@@ -396,6 +424,10 @@ def _timed_arrays(b2: Any, st: Structure, clocks: Clocks) -> dict[str, Any]:
     }
     if st.cfg.mode == "phases":
         timed["tgt"] = b2.TimedArray(np.zeros(n_rows), dt=T, name="tgt")
+    if st.stream:  # per learning event: was a label shown (which one is not said)
+        timed["live"] = b2.TimedArray(
+            np.zeros(_learning_events(st) + 1), dt=clocks.learn, name="live"
+        )
     if st.cfg.unit_noise > 0:
         for l in range(1, st.n_hidden + 1):
             width = st.sizes[l] * (1 if st.cfg.mode == "phases" else 2)
@@ -410,7 +442,10 @@ def _timed_arrays(b2: Any, st: Structure, clocks: Clocks) -> dict[str, Any]:
 def _neuron_groups(b2: Any, st: Structure, ns: dict, objects: dict) -> dict[str, Any]:
     """The label units, every layer (the input layer reads the stimulus), the readout."""
     C, phases = st.n_classes, st.cfg.mode == "phases"
-    label = b2.NeuronGroup(C, "h_t : 1", name="label", namespace=ns)
+    label_eqs = "h_t : 1"
+    if st.label_memories:
+        label_eqs += "".join(f"\nm{c} : 1\ny{c} : 1 (linked)" for c in range(C))
+    label = b2.NeuronGroup(C, label_eqs, name="label", namespace=ns)
     label.run_regularly("h_t = lab(t, i)", when="groups", order=ORDER_LABEL, name="label_stim")
     groups = {"label": label}
     for l in range(st.n_hidden + 1):
@@ -423,8 +458,9 @@ def _neuron_groups(b2: Any, st: Structure, ns: dict, objects: dict) -> dict[str,
             namespace=ns,
         )
         groups[f"layer{l}"] = g
-        for c in range(C):
-            setattr(g, f"y{c}", b2.linked_var(label, "h_t", index=np.full(st.sizes[l], c)))
+        if not st.stream:  # "stream": linked to the layer's own slot choice (summary group)
+            for c in range(C):
+                setattr(g, f"y{c}", b2.linked_var(label, "h_t", index=np.full(st.sizes[l], c)))
         if l == 0:
             f_sig = _f(st, "I_s + b")
             code = (
@@ -435,7 +471,8 @@ def _neuron_groups(b2: Any, st: Structure, ns: dict, objects: dict) -> dict[str,
         C,
         "do/dt = (I_o + b - o)/tau : 1\nI_o : 1\nb : 1\nd_o : 1\ne_o : 1\ny : 1 (linked)\n"
         "act : 1 (linked)\nnh2 : 1 (linked)\nlr : 1 (shared, constant)\n"
-        + ("o_d : 1\n" if phases else ""),
+        + ("o_d : 1\n" if phases else "")
+        + (slot_table_equations(C) if st.stream else ""),
         method="exponential_euler",
         order=layer_order(st.n_hidden + 1),
         name="readout",
@@ -512,10 +549,24 @@ def _layer_learning(
         order=ORDER_MEMORY,
         name=f"layer{l}_memory",
     )
+    choice = layer_choice(st, l) if l in st.slot_layers() else None
     if l in st.loss_layers():
         add_layer_loss(
-            b2, objects, g, groups["label"], "h_t", l, layer_loss(st, l), clocks.learn, ns
+            b2,
+            objects,
+            g,
+            groups["label"],
+            "h_t",
+            l,
+            layer_loss(st, l),
+            clocks.learn,
+            ns,
+            choice=choice,
         )
+    elif choice is not None:  # the input layer with a fixed S: its memories name slots too
+        add_slot_choice(b2, objects, g, l, choice, clocks.learn, ns)
+    if l == 0 and st.label_memories:
+        _label_memories(b2, st, groups["label"], objects["summary0"], clocks)
     # the reset at every onset: activity (hidden layers) and the delay lines
     names = (["h"] + ([] if phases else ["h_t"])) if l >= 1 else []
     names += [f"hd{r}" for r in range(1, k + 1)]
@@ -530,6 +581,21 @@ def _layer_learning(
         )
 
 
+def _label_memories(b2: Any, st: Structure, label: Any, summ: Any, clocks: Clocks) -> None:
+    """``label_path = "stream"`` with a learned S and the all-class branch: each label unit
+    remembers its activity when the input layer chose slot c (the presynaptic memory of S)."""
+    C = st.n_classes
+    for c in range(C):
+        setattr(label, f"y{c}", b2.linked_var(summ, f"y{c}", index=np.zeros(C, dtype=int)))
+    label.run_regularly(
+        "\n".join(f"m{c} += y{c}*(h_t - m{c})" for c in range(C)),
+        dt=clocks.learn,
+        when="groups",
+        order=ORDER_MEMORY,
+        name="label_memory",
+    )
+
+
 def _readout_learning(b2: Any, st: Structure, readout: Any, clocks: Clocks, objects: dict) -> None:
     """The normalised delta rule on the last layer's data stream, its latch and reset."""
     last = objects[f"summary{st.n_hidden}"]
@@ -540,6 +606,8 @@ def _readout_learning(b2: Any, st: Structure, readout: Any, clocks: Clocks, obje
     add_readout_loss(
         b2, objects, readout, last, clocks.learn, f"d_o = act*({O} - y)\ne_o = d_o/(nh2 + 1)"
     )
+    if st.stream:
+        add_slot_table(b2, readout, last, clocks.learn)
     if phases:
         readout.run_regularly(
             "o_d = tgt(t)*o + (1 - tgt(t))*o_d",
@@ -574,6 +642,11 @@ def _monitors(b2: Any, st: Structure, groups: dict, clocks: Clocks, objects: dic
         when="start",
         name="mon_ro",
     )
+
+
+def _learning_events(st: Structure) -> int:
+    """Learning events of one chunk after the first (at t = 0, which learns nothing)."""
+    return st.chunk * (st.steps_per_sample if st.cfg.update == "step" else 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,6 +695,12 @@ def make_chunk(
         lab[:B] = ys
     timed["stim"] = stim
     timed["lab"] = lab
+    if st.stream:  # the learning event k reads the label of the step before it
+        stride = 1 if cfg.update == "step" else st.steps_per_sample
+        k = np.arange(1, _learning_events(st) + 1)
+        timed["live"] = np.concatenate(
+            [[0.0], lab.sum(axis=1)[(k * stride - 1) // st.steps_per_phase]]
+        )
     if cfg.unit_noise > 0:
         width = 1 if cfg.mode == "phases" else 2
         for l in range(1, st.n_hidden + 1):

@@ -7,9 +7,10 @@ It computes the same rule as Brian2, not an independent gradient: the finite-dif
 of the rule against its loss are tests/test_gradients.py (docs/learning-rules.md).
 
 The order inside a step mirrors the Brian2 schedule: monitors (slot ``start``), then the
-learning block on the state the previous step left (latch, class memory, summary, error factors,
-plasticity, reset), then the label, the input layer and each layer in turn (its summed inputs
-from the already-updated previous layer, then exponential Euler).
+learning block on the state the previous step left (latch, slot choice with ``label_path =
+"stream"``, class memory, summary, error factors, plasticity, reset), then the label, the input
+layer and each layer in turn (its summed inputs from the already-updated previous layer, then
+exponential Euler).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from neurosig.activations import activation
-from neurosig.models.layered import EPS
+from neurosig.models.layered import EPS, SLOT_PRESENCE
 from neurosig.models.rate_network import Chunk, Structure
 
 
@@ -74,6 +75,12 @@ class _Run:
         self.m = [state[f"layer{l}.m"].copy() for l in range(L + 1)]
         self.sgn = [None] + [state[f"layer{l}.sgn"] for l in range(1, L + 1)]
         self.b_ro = state["readout.b"].copy()
+        # label_path = "stream": used slots, the readout's slot x class counts, the label
+        # units' memories of the input layer's slots (learned S), the flag "a label is shown"
+        self.used = {l: state[f"summary{l}.used"].copy() for l in st.slot_layers()}
+        self.cnt = state["readout.cnt"].copy() if st.stream else None
+        self.ml = state["label.m"].copy() if st.label_memories else None
+        self.live_now = 0.0
         for var in ("h", "ht", "Ih", "It", "hd", "Id", "hkd"):
             setattr(self, var, [np.zeros(n) for n in sizes])
         self.reg_h = [[np.zeros(n) for _ in range(self.k)] for n in sizes]
@@ -114,6 +121,10 @@ class _Run:
         if self.phases and onset:
             self.latch(self.row_of("tgt", row))
         if self.cfg.update == "step" or n % P == 0:
+            if st.stream:  # the flag of this learning event (rate_network.make_chunk)
+                self.live_now = float(
+                    self.chunk.timed["live"][n if self.cfg.update == "step" else n // P]
+                )
             self.learn(y)
         if onset and self.cfg.reset:
             self.reset()
@@ -133,17 +144,46 @@ class _Run:
         self.o_d = g * self.o + (1 - g) * self.o_d
 
     def learn(self, y: np.ndarray) -> None:
-        """Class memories, the layers' error factors, the readout's error, plasticity."""
-        st = self.st
-        a = float(y.sum())
-        for l in range(st.n_hidden + 1):
-            self.m[l] += y[:, None] * (self.values(l)["HT"][None, :] - self.m[l])
-        errors = {l: self.layer_errors(l, y, a) for l in st.loss_layers()}
+        """Slot choices ("stream"), class memories, the layers' error factors, the readout's
+        error, plasticity. ``y`` is the label; each layer's own ``y`` is the label ("direct")
+        or its chosen slot ("stream")."""
+        st, L = self.st, self.st.n_hidden
+        ys = {}
+        for l in range(L + 1):
+            HT = self.values(l)["HT"]
+            ys[l] = self.choose(l, HT) if st.stream else y
+            self.m[l] += ys[l][:, None] * (HT[None, :] - self.m[l])
+        if self.ml is not None:
+            self.ml += ys[0][:, None] * (y[None, :] - self.ml)
+        if self.cnt is not None:
+            self.cnt += ys[L][:, None] * y[None, :]
+        errors = {l: self.layer_errors(l, ys[l], float(ys[l].sum())) for l in st.loss_layers()}
+        a = float(ys[L].sum())  # the readout's act: the last layer's
         O = self.o_d if self.phases else self.o
         e_o = a * (O - y)
         self.loss_sum["readout"] += a * 0.5 * float(np.sum((O - y) ** 2))
         self.count += a
         self.plasticity(errors, y, e_o)
+
+    def choose(self, l: int, T: np.ndarray) -> np.ndarray:
+        """Layer ``l``'s slot choice (:func:`neurosig.models.layered.slot_choice`): the one-hot
+        of the chosen slot times ``act``, from the live target ``T`` and the memories before
+        their write; marks the slot used."""
+        m, used = self.m[l], self.used[l]
+        Stt = float(np.sum(T**2))
+        act = self.live_now * float(Stt > SLOT_PRESENCE)
+        ct = (m @ T) / np.sqrt((Stt + EPS) * (np.sum(m**2, axis=1) + EPS))
+        best, slot = -2.0, -1
+        for c in range(self.st.n_classes):  # the nearest used memory
+            if used[c] and ct[c] > best:
+                best, slot = ct[c], c
+        free = np.flatnonzero(used == 0)
+        if best < self.cfg.novelty and free.size:  # novel: the lowest free slot
+            slot = int(free[0])
+        z = np.zeros(self.st.n_classes)
+        z[slot] = act
+        used += z * (1 - used)
+        return z
 
     def layer_errors(self, l: int, y: np.ndarray, a: float) -> dict[str, Any]:
         """Layer ``l``'s loss and error factors ``e_h``, ``e_t`` (or ``e_c`` per class)."""
@@ -212,7 +252,12 @@ class _Run:
                 if 0 not in st.loss_layers():
                     continue
                 e0 = errors[0]
-                dW = -lr * e0["e_c"].T if "e_c" in e0 else -lr * np.outer(e0["e_t"], y)
+                if self.ml is not None:  # the label units' memories of the slots
+                    dW = -lr * e0["e_c"].T @ self.ml
+                elif "e_c" in e0:
+                    dW = -lr * e0["e_c"].T
+                else:
+                    dW = -lr * np.outer(e0["e_t"], y)
             elif name == "w_ro":
                 pd = self.values(st.n_hidden)["PD"]
                 dW = -self.ro_lr * np.outer(e_o, pd) / (nh2_last + 1)
@@ -317,6 +362,11 @@ class _Run:
             out_state[f"layer{l}.b"] = self.b[l]
             out_state[f"layer{l}.m"] = self.m[l]
         out_state["readout.b"] = self.b_ro
+        out_state |= {f"summary{l}.used": used for l, used in self.used.items()}
+        if self.cnt is not None:
+            out_state["readout.cnt"] = self.cnt
+        if self.ml is not None:
+            out_state["label.m"] = self.ml
         n = self.chunk.n
         return {
             "state": out_state,

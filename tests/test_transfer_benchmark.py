@@ -83,3 +83,25 @@ def test_fewer_than_three_seeds_are_refused_for_published_rows(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 2 and ">= 3 seeds" in proc.stderr
+
+
+def test_select_defaults_reads_validation_only(tmp_path, monkeypatch):
+    """The selection script scores variants on validation accuracy; a variant that breaks
+    learning (lr 0) must score below one that learns."""
+    out = tmp_path / "select.md"
+    script = ROOT / "benchmarks" / "select_defaults.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--tasks", "wine", "--seeds", "1", "--jobs", "1",
+         "--variant", "frozen:model=sp-core,lr=0.0", "--variant", "learns:model=sp-core",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "no test data read" in text
+    scores = {
+        line.split("|")[1].strip(): float(line.split("|")[2])
+        for line in text.splitlines()
+        if line.startswith("| frozen") or line.startswith("| learns")
+    }
+    assert scores["frozen"] < scores["learns"]
