@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--report-only", action="store_true", help="rebuild the table and figure from the CSV"
     )
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="CSV",
+        help="first merge the rows of these CSVs (written by this script, e.g. by runs made in "
+        "parallel) into --out's CSV; a row replaces one of the same model, task and seed",
+    )
     common.add_allow_dirty(p)
     return p
 
@@ -149,6 +158,19 @@ def _majority(y) -> float:
 # --------------------------------------------------------------------------------------------
 # Scores and report
 # --------------------------------------------------------------------------------------------
+
+
+def merge_rows(*tables: Sequence[dict]) -> list[dict]:
+    """The rows of ``tables``, a later row replacing an earlier one of the same run (model,
+    task, seed); a failed row never replaces a complete one."""
+    out: dict[tuple[str, str, int], dict] = {}
+    for table in tables:
+        for r in table:
+            key = (r["model"], r["task"], int(r["seed"]))
+            if key in out and out[key]["status"] == "complete" and r["status"] != "complete":
+                continue
+            out[key] = r
+    return list(out.values())
 
 
 def fractions(rows: Sequence[dict]) -> dict[tuple[str, str], list[float]]:
@@ -282,12 +304,14 @@ def figure(rows: Sequence[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(rows: Sequence[dict], out: Path, commit: str) -> str:
+def write_report(rows: Sequence[dict], out: Path) -> str:
     seeds = sorted({int(r["seed"]) for r in rows})
+    commits = ", ".join(sorted({r["git_commit"] for r in rows})) or "-"
     header = [
         "# Transfer: every model with its defaults on the task suite",
         "",
-        f"Command: `{common.command_line()}`; git commit {commit}; {common.utc_now()}.",
+        f"Written by `{common.command_line()}`, {common.utc_now()}; the rows' git commit(s):",
+        f"{commits}.",
         f"Seeds {', '.join(map(str, seeds))} (paired: run k of every model uses seed k).",
         "Each run is `neurosig train MODEL --dataset TASK --epochs E --seed S` with the model's",
         "defaults. The readout of a model with several is the one with the best validation",
@@ -317,12 +341,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for task in args.tasks:
         if task not in DATASETS and not task.startswith("npz:"):
             parser.error(f"--tasks: unknown data set {task!r}; see `neurosig data list`")
-    commit = common.check_clean_tree(parser, args.allow_dirty)
     csv_path = args.out.with_suffix(".csv")
     old = common.read_csv(csv_path) if csv_path.exists() else []
+    if args.merge:
+        old = merge_rows(old, *(common.read_csv(path) for path in args.merge))
+        common.write_csv(csv_path, old, FIELDS)
     if args.report_only:
-        print(write_report(old, args.out, old[0]["git_commit"] if old else commit))
+        print(write_report([r for r in old if r["status"] == "complete"], args.out))
         return 0
+    commit = common.check_clean_tree(parser, args.allow_dirty)
     keep = [r for r in old if r["git_commit"] == commit]
     done = {(r["model"], r["task"], int(r["seed"])) for r in keep}
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -358,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
     ok = [r for r in rows if str(r["status"]) == "complete"]
-    print(write_report(ok, args.out, commit))
+    print(write_report(ok, args.out))
     return 0
 
 

@@ -105,3 +105,12 @@ def test_select_defaults_reads_validation_only(tmp_path, monkeypatch):
         if line.startswith("| frozen") or line.startswith("| learns")
     }
     assert scores["frozen"] < scores["learns"]
+
+
+def test_merged_rows_replace_the_same_run_and_keep_complete_ones(transfer):
+    done = {"model": "x", "task": "a", "seed": "0", "status": "complete", "test_accuracy": "0.5"}
+    failed = {**done, "status": "failed: ValueError", "test_accuracy": "nan"}
+    newer = {**done, "test_accuracy": "0.6"}
+    other = {**done, "seed": "1"}
+    merged = transfer.merge_rows([done], [failed, other], [newer])
+    assert sorted((r["seed"], r["test_accuracy"]) for r in merged) == [("0", "0.6"), ("1", "0.5")]
