@@ -12,12 +12,13 @@ def test_demo_writes_results_figure_and_accuracies(tmp_path, capsys):
     table = run_demo(tmp_path, epochs=2, progress=False)
 
     assert set(table) == {"sp-core", "bp", "random-features"}
-    # measured after 2 epochs (seed 0): sp-core 92.8 %, bp 95.5 %, random features 76.9 %;
-    # chance is 10 %. Floors sit a few points below, so a model that stops learning fails.
-    floors = {"sp-core": 0.85, "bp": 0.90, "random-features": 0.65}
+    # measured after 2 epochs (seed 0): sp-core 92.8 %, bp 95.5 %, random features 96.1 % (its
+    # readout is fitted to convergence: digits cannot tell learning rules apart); chance is
+    # 10 %. Floors sit a few points below, so a model that stops learning fails.
+    floors = {"sp-core": 0.85, "bp": 0.90, "random-features": 0.90}
     for model, accuracy in table.items():
         assert accuracy >= floors[model], f"{model}: test accuracy {accuracy:.3f}"
-    assert table["sp-core"] > table["random-features"] + 0.05  # the hidden layers learned
+    assert abs(table["sp-core"] - table["bp"]) < 0.06
     for preset in DEMO_PRESETS:
         ds = load_result(tmp_path / f"{preset}.nc")
         assert ds.attrs["status"] == "complete"
