@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="first merge the rows of these CSVs (written by this script, e.g. by runs made in "
         "parallel) into --out's CSV; a row replaces one of the same model, task and seed",
     )
+    p.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a line for the table's header (e.g. the commands that made merged rows)",
+    )
     common.add_allow_dirty(p)
     return p
 
@@ -197,7 +203,7 @@ def summary(rows: Sequence[dict]) -> dict[str, dict]:
     """model -> median task fraction, worst task and its fraction, tasks scored."""
     per = fractions(rows)
     out = {}
-    for model in dict.fromkeys(r["model"] for r in rows):
+    for model in model_order(rows):
         scores = {t: statistics.median(f) for (m, t), f in per.items() if m == model and f}
         if not scores:
             continue
@@ -212,8 +218,14 @@ def summary(rows: Sequence[dict]) -> dict[str, dict]:
     return out
 
 
+def model_order(rows: Sequence[dict]) -> list[str]:
+    """The models of ``rows``: those of :data:`EPOCHS` in its order, then any other."""
+    present = list(dict.fromkeys(r["model"] for r in rows))
+    return [m for m in EPOCHS if m in present] + [m for m in present if m not in EPOCHS]
+
+
 def render(rows: Sequence[dict], header: Sequence[str]) -> str:
-    models = list(dict.fromkeys(r["model"] for r in rows))
+    models = model_order(rows)
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     per = fractions(rows)
     by = defaultdict(list)
@@ -287,7 +299,7 @@ def figure(rows: Sequence[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     per = fractions(rows)
-    models = [m for m in dict.fromkeys(r["model"] for r in rows) if m != REFERENCE]
+    models = [m for m in model_order(rows) if m != REFERENCE]
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     fig, ax = plt.subplots(figsize=(1.1 * len(models) + 2, 4.2), constrained_layout=True)
     for i, model in enumerate(models):
@@ -297,14 +309,16 @@ def figure(rows: Sequence[dict], path: Path) -> None:
             ax.hlines(statistics.median(values), i - 0.3, i + 0.3, color="C3", lw=2, zorder=3)
     ax.axhline(1.0, color="0.6", ls="--", lw=1)
     ax.axhline(0.0, color="0.8", lw=1)
-    ax.set_xticks(range(len(models)), models, rotation=30, ha="right")
+    counts = [sum(1 for t in tasks if per.get((m, t))) for m in models]
+    labels = [f"{m} ({n})" for m, n in zip(models, counts, strict=True)]
+    ax.set_xticks(range(len(models)), labels, rotation=30, ha="right")
     ax.set_ylabel("fraction of BP above chance")
-    ax.set_title(f"Defaults on {len(tasks)} tasks (dots: tasks, red: median)", fontsize=10)
+    ax.set_title("Defaults on the task suite (dots: tasks scored, red: median)", fontsize=10)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 
 
-def write_report(rows: Sequence[dict], out: Path) -> str:
+def write_report(rows: Sequence[dict], out: Path, notes: Sequence[str] = ()) -> str:
     seeds = sorted({int(r["seed"]) for r in rows})
     commits = ", ".join(sorted({r["git_commit"] for r in rows})) or "-"
     header = [
@@ -317,6 +331,7 @@ def write_report(rows: Sequence[dict], out: Path) -> str:
         "defaults. The readout of a model with several is the one with the best validation",
         "accuracy at the last epoch; its test accuracy is the one test number read per run.",
         "Chance is the test share of the most frequent class.",
+        *(["", *notes] if notes else []),
     ]
     text = render(rows, header)
     write_text_atomic(out.with_suffix(".md"), text + "\n")
@@ -347,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         old = merge_rows(old, *(common.read_csv(path) for path in args.merge))
         common.write_csv(csv_path, old, FIELDS)
     if args.report_only:
-        print(write_report([r for r in old if r["status"] == "complete"], args.out))
+        print(write_report([r for r in old if r["status"] == "complete"], args.out, args.note))
         return 0
     commit = common.check_clean_tree(parser, args.allow_dirty)
     keep = [r for r in old if r["git_commit"] == commit]
@@ -385,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
     ok = [r for r in rows if str(r["status"]) == "complete"]
-    print(write_report(ok, args.out))
+    print(write_report(ok, args.out, args.note))
     return 0
 
 
