@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     limit_blas_threads(1)
+    commit = common_commit()  # before any run: the code the runs import
     rows = [parse_variant(f"{REFERENCE}:model={REFERENCE}"), *args.variant]
     jobs = [(r, t, s) for r in rows for t in args.tasks for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{frac[worst]:.3f} ({worst})"])  # fmt: skip
     text = "\n".join(
         [
-            f"Command: `{common.command_line()}`; git commit {common_commit()}.",
+            f"Command: `{common.command_line()}`; git commit {commit}.",
             f"Validation accuracy (%), mean over seeds 0..{args.seeds - 1}; no test data read.",
             "",
             common.markdown_table(["task", *(r.label for r in rows)], table),
