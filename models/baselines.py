@@ -673,7 +673,6 @@ class ConvergedRandomFeatures(RandomFeatures):
             from sklearn.linear_model import LogisticRegression
 
             h = self.hidden_activity(x)[-1].astype(np.float64)
-            classes = np.arange(self.n_classes)
             present = np.unique(y)
             fit = LogisticRegression(C=self.config.readout_c, max_iter=READOUT_MAX_ITER)
             fit.fit(h, y)
@@ -684,9 +683,8 @@ class ConvergedRandomFeatures(RandomFeatures):
             readout = self.blocks["readout"]
             readout.W[...] = 0
             readout.b[...] = NEVER_SEEN_LOGIT  # classes absent from training are never chosen
-            rows = np.searchsorted(classes, present)
-            readout.W[rows] = coef
-            readout.b[rows] = intercept
+            readout.W[present] = coef  # row c: class c (present: the classes seen, sorted)
+            readout.b[present] = intercept
             logits, _ = readout.forward(h.astype(self.dtype))
             self.fitted_loss = float(nn.cross_entropy(logits, y)[0])
         return {"readout": self.fitted_loss}

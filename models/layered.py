@@ -432,16 +432,13 @@ def add_layer_loss(
     if choice is not None:
         equations = merge_lines(equations, choice.equations)
         sums_code = merge_lines(sums_code, choice.sums)
-    summ = b2.NeuronGroup(
-        1, equations, order=ORDER_SUMMARY, dt=learn_dt, name=f"summary{l}", namespace=namespace
+    summ, sums = _summary_group(
+        b2, objects, g, l, equations, sums_code, learn_dt, namespace, sums_dt
     )
     if choice is None:
         for c in range(label.N):
             setattr(summ, f"y{c}", b2.linked_var(label, label_var, index=np.array([c])))
-    kw = {} if sums_dt is None else {"dt": sums_dt}
-    sums = b2.Synapses(g, summ, sums_code, name=f"sums{l}", namespace=namespace, **kw)
-    sums.connect()
-    if choice is not None:
+    else:
         _choose_slots(b2, g, summ, sums, l, choice)
     summ.run_regularly(
         loss.summary_code, when="groups", order=ORDER_SUMMARY + 1, name=f"summary{l}_step"
@@ -455,9 +452,31 @@ def add_layer_loss(
     g.run_regularly(
         loss.bias, dt=learn_dt, when="groups", order=ORDER_PLASTIC, name=f"layer{l}_bias"
     )
+    return summ
+
+
+def _summary_group(
+    b2: Any,
+    objects: dict[str, Any],
+    g: Any,
+    l: int,
+    equations: str,
+    sums_code: str,
+    learn_dt: Any,
+    namespace: dict[str, Any],
+    sums_dt: Any,
+) -> tuple[Any, Any]:
+    """Layer ``l``'s one-unit summary group and the summed variables that feed it from the
+    layer ``g`` (registered in ``objects`` as ``summary<l>`` and ``sums<l>``)."""
+    summ = b2.NeuronGroup(
+        1, equations, order=ORDER_SUMMARY, dt=learn_dt, name=f"summary{l}", namespace=namespace
+    )
+    kw = {} if sums_dt is None else {"dt": sums_dt}
+    sums = b2.Synapses(g, summ, sums_code, name=f"sums{l}", namespace=namespace, **kw)
+    sums.connect()
     objects[f"summary{l}"] = summ
     objects[f"sums{l}"] = sums
-    return summ
+    return summ, sums
 
 
 def merge_lines(*texts: str) -> str:
@@ -549,20 +568,10 @@ def add_slot_choice(
 ) -> Any:
     """Layer ``l``'s summary group when it only chooses the class slot (a layer without a loss
     whose memories other layers read: the input layer). Returns the group."""
-    summ = b2.NeuronGroup(
-        1,
-        merge_lines(choice.equations),
-        order=ORDER_SUMMARY,
-        dt=learn_dt,
-        name=f"summary{l}",
-        namespace=namespace,
+    summ, sums = _summary_group(
+        b2, objects, g, l, merge_lines(choice.equations), choice.sums, learn_dt, namespace, sums_dt
     )
-    kw = {} if sums_dt is None else {"dt": sums_dt}
-    sums = b2.Synapses(g, summ, choice.sums, name=f"sums{l}", namespace=namespace, **kw)
-    sums.connect()
     _choose_slots(b2, g, summ, sums, l, choice)
-    objects[f"summary{l}"] = summ
-    objects[f"sums{l}"] = sums
     return summ
 
 

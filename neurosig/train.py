@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -150,11 +151,7 @@ def train(
         totals = np.zeros(len(model.loss_names))
         batches = 0
         start = time.perf_counter()
-        for idx in _batches(model, order, cfg.batch_size):
-            if isinstance(model, FitsTrainingSet):
-                losses = model.fit_training_set(data.x_train, data.y_train, update_rng)
-            else:
-                losses = model.train_batch(data.x_train[idx], data.y_train[idx], update_rng)
+        for losses in _updates(model, data, order, cfg.batch_size, update_rng):
             values = np.array([losses[k] for k in model.loss_names])
             if not np.all(np.isfinite(values)):
                 bad = [
@@ -187,11 +184,21 @@ def train(
     return ds
 
 
-def _batches(model: TrainableModel, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """The epoch's mini-batches; one (the whole set) for a model that fits the training set."""
+def _updates(
+    model: TrainableModel,
+    data: Dataset,
+    order: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+) -> Iterator[dict[str, float]]:
+    """The epoch's updates, each yielding its losses: one per mini-batch in ``order``, or one
+    fit on the whole training set for a model that fits it (:class:`FitsTrainingSet`)."""
     if isinstance(model, FitsTrainingSet):
-        return [order]
-    return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+        yield model.fit_training_set(data.x_train, data.y_train, rng)
+        return
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        yield model.train_batch(data.x_train[idx], data.y_train[idx], rng)
 
 
 def _diverged(
