@@ -34,7 +34,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.stats
@@ -53,6 +53,7 @@ __all__ = [
     "firing_rates",
     "isi_cv",
     "lifetime_sparseness",
+    "long_trials",
     "lv",
     "noise_correlations",
     "poisson_cv",
@@ -71,6 +72,7 @@ __all__ = [
     "synaptic_events_per_inference",
     "treves_rolls",
     "vinje_gallant",
+    "window_note",
 ]
 
 SpikeTrains = xr.Dataset
@@ -83,10 +85,12 @@ the trials are repeated presentations (see :func:`repeat_counts`). Build it with
 """
 
 DETERMINISTIC_NOTE = (
-    "repeats are identical: the network has no noise; Fano factor 0 is not a measurement"
+    "repeats are identical: the model has no intrinsic noise (e.g. constant-current input and "
+    "no background drive); Fano factor 0 is not a measurement"
 )
 RATE_NOTE = "rate network: no spikes"
 REPEATS_NOTE = "needs repeated trials"
+NO_RECORDING_NOTE = "no recording before training"
 
 # Window edges are multiples of the window in floating point (0.3 / 0.1 = 2.9999999999999996);
 # this tolerance puts a spike at an edge, and a duration that is a whole number of windows,
@@ -1456,7 +1460,7 @@ class Statistic:
             raise ValueError(f"status = {self.status!r}: ok, not applicable or flag")
 
 
-SPIKE_STATISTICS = (
+TRIAL_STATISTICS = (
     "median_rate",
     "fraction_silent",
     "fraction_above_20hz",
@@ -1464,12 +1468,20 @@ SPIKE_STATISTICS = (
     "isi_cv",
     "cv2",
     "lv",
+)
+"""The rows measured on repeated trials instead of the recorded samples when the trials last at
+least :data:`MIN_TRIAL_DURATION` (:func:`long_trials`)."""
+SPIKE_STATISTICS = (
+    *TRIAL_STATISTICS,
     "fano_factor_100ms",
     "fano_factor_1s",
     "noise_correlation_100ms",
     "noise_correlation_1s",
     "spikes_per_inference",
 )
+MIN_TRIAL_DURATION = 1.0
+"""Shortest trials (s) the rate and irregularity rows are measured on: ISI statistics of 50 ms
+trains rest on two or three intervals, and at 50 ms a rate of 20 Hz is a single spike."""
 _UNITS = {"median_rate": "Hz"}
 _WINDOWS = {"100ms": 0.1, "1s": 1.0}
 N_NULL = 200  # draws of the independent nulls of the Fano factor and the noise correlation
@@ -1595,10 +1607,10 @@ def _rate_rows(trains: SpikeTrains) -> dict[str, Statistic]:
     dist = rate_distribution(unit_rates)
     out = {"median_rate": _row("median_rate", unit_rates, np.nanmedian)}
     out["fraction_silent"] = _row(
-        "fraction_silent", unit_rates, lambda r: np.mean(r == 0), "units silent to every sample"
+        "fraction_silent", unit_rates, lambda r: np.mean(r == 0), "units silent in every trial"
     )
     out["fraction_above_20hz"] = _row(
-        "fraction_above_20hz", rates, lambda r: np.mean(r > 20), "per (sample, unit)"
+        "fraction_above_20hz", rates, lambda r: np.mean(r > 20), "per (trial, unit)"
     )
     nonzero = unit_rates[unit_rates > 0]
     out["lognormal_sigma"] = _row(
@@ -1626,8 +1638,70 @@ def _corrected_cv(trains: SpikeTrains) -> xr.DataArray:
     return isi_cv(trains, corrected=True)
 
 
-def _spike_rows(trains: SpikeTrains, trials: SpikeTrains | None) -> dict[str, Statistic]:
-    """Every spike-based row of one layer's trains, each with its control."""
+def long_trials(trials: SpikeTrains | None) -> bool:
+    """Whether repeated ``trials`` last at least :data:`MIN_TRIAL_DURATION`, so that the rate and
+    irregularity rows (:data:`TRIAL_STATISTICS`) are measured on them.
+
+    Examples
+    --------
+    >>> long_trials(spike_trains([0], [0], [0.5], 1, 1, duration=1.0))
+    True
+    >>> long_trials(spike_trains([0], [0], [0.01], 1, 1, duration=0.05)), long_trials(None)
+    (False, False)
+    """
+    return trials is not None and trials.attrs["duration"] >= MIN_TRIAL_DURATION - _EDGE_TOL
+
+
+def window_note(n: int, duration: float, what: str = "trials") -> str:
+    """Where a row was measured: ``n`` ``what`` (trials, recorded samples) of ``duration`` s.
+
+    Examples
+    --------
+    >>> window_note(100, 1.0), window_note(200, 0.05, "recorded samples")
+    ('measured on 100 trials of 1.0 s', 'measured on 200 recorded samples of 50 ms')
+    """
+    length = f"{duration:.1f} s" if duration >= 1 else f"{duration * 1e3:g} ms"
+    return f"measured on {n} {what} of {length}"
+
+
+def _with_note(stat: Statistic, note: str) -> Statistic:
+    return replace(stat, note=f"{note}; {stat.note}" if stat.note else note)
+
+
+def _spike_rows(recorded: SpikeTrains | None, trials: SpikeTrains | None) -> dict[str, Statistic]:
+    """Every spike-based row of one layer, each with its control.
+
+    The rows of :data:`TRIAL_STATISTICS` are measured on the repeated ``trials`` when they are
+    long (:func:`long_trials`), else on the ``recorded`` samples; each row's note says which.
+    Spikes per inference are always those of the recorded samples (one inference each).
+    ``recorded`` is None when the Result holds no recording (before training, unless every
+    epoch was recorded): the rows the trials cannot give are then not applicable.
+    """
+    out = {name: _not_applicable(name, NO_RECORDING_NOTE) for name in SPIKE_STATISTICS}
+    if long_trials(trials):
+        out.update(
+            _trial_rows(trials, window_note(trials.attrs["n_trials"], trials.attrs["duration"]))
+        )
+    elif recorded is not None:
+        where = window_note(
+            recorded.attrs["n_trials"], recorded.attrs["duration"], "recorded samples"
+        )
+        out.update(_trial_rows(recorded, where))
+    out.update(_variability_rows(trials))
+    if recorded is not None:
+        spikes = spikes_per_inference(spike_counts(recorded)).values
+        note = "spikes of the layer per recorded sample"
+        out["spikes_per_inference"] = _with_control(
+            _row("spikes_per_inference", spikes, np.mean, note),
+            math.nan,
+            "none: no literature range",
+        )
+    return out
+
+
+def _trial_rows(trains: SpikeTrains, source: str) -> dict[str, Statistic]:
+    """The rate and irregularity rows (:data:`TRIAL_STATISTICS`) of ``trains`` with their
+    controls, each note starting with ``source`` (where they were measured)."""
     out = _rate_rows(trains)
     uniform = _rate_rows(uniform_rate_trains(trains))
     for name in ("fraction_silent", "fraction_above_20hz", "lognormal_sigma"):
@@ -1639,13 +1713,7 @@ def _spike_rows(trains: SpikeTrains, trials: SpikeTrains | None) -> dict[str, St
     regular = _irregularity_rows(regular_trains(trains))
     for name, stat in irregular.items():
         out[name] = _with_control(stat, regular[name].value, REGULAR_CONTROL)
-    out.update(_variability_rows(trials))
-    spikes = spikes_per_inference(spike_counts(trains)).values
-    out["spikes_per_inference"] = _with_control(
-        _row("spikes_per_inference", spikes, np.mean, "spikes of the layer per recorded sample"),
-        math.nan, "none: no literature range",
-    )  # fmt: skip
-    return out
+    return {name: _with_note(stat, source) for name, stat in out.items()}
 
 
 def _independent_responses(activity: xr.DataArray, duration: float | None) -> xr.DataArray:
@@ -1695,11 +1763,14 @@ def summarise_layer(
     sparseness, spikes per inference), and the same statistic on its control:
 
     * ``median_rate``, ``fraction_silent``, ``lognormal_sigma``: of the units' rates averaged
-      over the recorded samples; ``fraction_above_20hz`` of the (sample, unit) rates. Control
-      (not for the median): :func:`uniform_rate_trains`, the same spike budget spread evenly;
+      over the trials; ``fraction_above_20hz`` of the (trial, unit) rates. Control (not for
+      the median): :func:`uniform_rate_trains`, the same spike budget spread evenly;
     * ``isi_cv`` (rate-corrected, :func:`isi_cv` with ``corrected=True``), ``cv2``, ``lv``:
-      mean over the (sample, unit) trains with >= 3 spikes. All three read 1 for Poisson
+      mean over the (trial, unit) trains with >= 3 spikes. All three read 1 for Poisson
       trains of any length. Control: :func:`regular_trains` (0);
+    * the trials of these rows (:data:`TRIAL_STATISTICS`) are the repeated ``trials`` when
+      they last at least :data:`MIN_TRIAL_DURATION` (1 s; :func:`long_trials`), else the
+      recorded samples (50 ms presentations by default); each row's note says which;
     * ``fano_factor_{100ms,1s}``, ``noise_correlation_{100ms,1s}``: mean over units and
       windows of repeated ``trials`` (:func:`repeat_counts`); "not applicable" without them or
       when the trials are shorter than the window, "flag" when the repeats are identical.
@@ -1711,7 +1782,10 @@ def summarise_layer(
     * ``spikes_per_inference``: mean spikes of the layer per recorded sample.
 
     For a Result without spikes (rate or numpy networks) every spike-based row is
-    "not applicable" with NaN value: rates are never turned into Poisson spikes.
+    "not applicable" with NaN value: rates are never turned into Poisson spikes. Before
+    training a Result usually holds no spike recording (only with ``record_every_epoch``):
+    the rows are then those the ``trials`` (the untrained probe) give, the others not
+    applicable.
 
     Parameters
     ----------
@@ -1720,7 +1794,8 @@ def summarise_layer(
     layer : int
         Hidden layer, 1-based.
     trials : SpikeTrains, optional
-        Repeated presentations of this layer (attrs ``n_repeats``), stimulus-major.
+        Repeated presentations of this layer (attrs ``n_repeats``), stimulus-major; the rate
+        and irregularity rows are measured on them when they last at least 1 s.
     initial : bool
         Summarise the recording made before training (the untrained network).
 
@@ -1735,15 +1810,14 @@ def summarise_layer(
     >>> card["median_rate"].value  # doctest: +SKIP
     """
     out: dict[str, Statistic] = {}
-    duration = None
-    if not results.has_spikes(ds, layer, initial=initial):
-        note = RATE_NOTE if not results.has_spikes(ds, layer) else "no recording before training"
-        for name in SPIKE_STATISTICS:
-            out[name] = _not_applicable(name, note)
+    duration = recorded = None
+    if results.has_spikes(ds, layer, initial=initial):
+        recorded = spike_trains_from_result(ds, layer, initial=initial)
+        duration = recorded.attrs["duration"]
+    if results.has_spikes(ds, layer):
+        out.update(_spike_rows(recorded, trials))
     else:
-        trains = spike_trains_from_result(ds, layer, initial=initial)
-        duration = trains.attrs["duration"]
-        out.update(_spike_rows(trains, trials))
+        out.update((name, _not_applicable(name, RATE_NOTE)) for name in SPIKE_STATISTICS)
     has = results.has_activity(ds, layer, initial=initial)
     activity = results.activity(ds, layer, initial=initial) if has else None
     out.update(_sparseness_rows(activity, duration))

@@ -14,9 +14,10 @@ criterion is per layer). Each row gives
   *control* (``control_kind``): data that keep what the statistic should not depend on and
   destroy what it measures (regular trains for irregularity, Poisson counts for the Fano
   factor, trial-shuffled counts for noise correlations, the same spike budget at one rate for
-  the rate distribution, independent responses for sparseness, Gaussian and uniform weights
-  for weight statistics, stimulus-shuffled activity for geometry and decoding, BP's audit for
-  the rule rows), each with its own band.
+  the rate distribution, independent responses for sparseness, E and I inputs shuffled in
+  time for the E/I correlation, Gaussian and uniform weights for weight statistics,
+  stimulus-shuffled activity for geometry and decoding, BP's audit for the rule rows), each
+  with its own band.
 
 A row whose untrained network or control lands ``in`` measures nothing yet: its band is
 ``uninformative`` whatever its own value (kept in ``value_band``). Statistics that must exceed
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -63,6 +65,7 @@ __all__ = [
     "BANDS",
     "Card",
     "CardRow",
+    "Probe",
     "Reference",
     "band",
     "controlled_band",
@@ -369,7 +372,47 @@ def test_accuracy(ds: xr.Dataset) -> float:
         return math.nan
 
 
-# -- repeated trials (Fano factor, noise correlations) ----------------------------------------
+# -- repeated trials (Fano factor, noise correlations, E/I balance) --------------------------
+
+PROBE_TRACE_UNITS = 20  # units per layer whose E and I inputs the probe records
+EI_BIN = 0.005  # s: E/I inputs are averaged in bins this wide (inhibition lags by a few ms)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What :func:`probe_trials` records of every hidden layer (keyed by layer index).
+
+    Attributes
+    ----------
+    trains : {layer: SpikeTrains}
+        Spike trains of the repeated trials, stimulus-major (attrs ``n_repeats``).
+    exc_input, inh_input : {layer: xarray.DataArray or None}
+        Excitatory (>= 0) and inhibitory (<= 0) synaptic drive of the first
+        :data:`PROBE_TRACE_UNITS` units in mV, dims ``(trial, unit, time)``, averaged in
+        :data:`EI_BIN` bins (coordinate ``time``: the bin's start, s; attrs ``bin``: the
+        width, s); None where the model does not separate them (current-based synapses).
+    """
+
+    trains: dict[int, activity.SpikeTrains]
+    exc_input: dict[int, xr.DataArray | None] = field(default_factory=dict)
+    inh_input: dict[int, xr.DataArray | None] = field(default_factory=dict)
+
+
+def _binned_input(record: result_schema.TraceRecord | None, duration: float) -> xr.DataArray | None:
+    """A recorded synaptic input as (trial, unit, time), cut to the data stream's ``duration``
+    (phase mode records the target phase after it) and averaged in :data:`EI_BIN` bins."""
+    if record is None:
+        return None
+    width = max(1, round(EI_BIN / record.dt))
+    n_bins = min(record.values.shape[-1], round(duration / record.dt)) // width
+    values = np.asarray(record.values[..., : n_bins * width], dtype=float)
+    binned = values.reshape(*values.shape[:-1], n_bins, width).mean(axis=-1)
+    return xr.DataArray(
+        binned,
+        dims=("trial", "unit", "time"),
+        coords={"time": ("time", np.arange(n_bins) * width * record.dt, {"units": "s"})},
+        attrs={"units": record.units, "long_name": record.long_name, "bin": width * record.dt},
+    )
 
 
 def probe_trials(
@@ -380,21 +423,30 @@ def probe_trials(
     duration_ms: float = 1000.0,
     data=None,
     trained: bool = True,
-) -> dict[int, activity.SpikeTrains] | None:
-    """Spike trains of repeated noisy presentations of a few test stimuli (spiking models).
+) -> Probe | None:
+    """Repeated presentations of a few test stimuli to a spiking model, run as configured.
 
-    The trained network is rebuilt from the Result and each of the first ``n_stimuli`` test
-    samples is shown ``n_repeats`` times for ``duration_ms`` as Poisson spike trains
-    (``encoding = "poisson"``: the spike-train version of the mean drive the default
-    current input delivers), so trial-to-trial variability comes from the input spikes only.
-    The longer presentation makes 1 s counting windows possible; the weights are the trained
-    ones. Returns the trains of every hidden layer (by layer index), or None for models
-    without spikes. Trials are stimulus-major (stimulus 0's repeats first), the layout
-    :func:`activity.repeat_counts` expects.
+    The network is rebuilt from the Result and each of the first ``n_stimuli`` test samples is
+    shown ``n_repeats`` times for ``duration_ms``. Only the presentation length, the chunk
+    (all trials in one run) and the number of traced units (:data:`PROBE_TRACE_UNITS`) change:
+    the input encoding and background drive are the model's own, so trial-to-trial
+    variability is the model's intrinsic noise (each trial is its own sample of the chunk,
+    with its own Poisson input and background spikes). A noise-free model (constant-current
+    input, no background) gives identical repeats, which the card flags. The 1 s default makes
+    1 s counting windows and 1 s spike statistics possible. Trials are stimulus-major
+    (stimulus 0's repeats first), the layout :func:`activity.repeat_counts` expects.
 
-    This runs the network (Brian2; a new program is compiled the first time a duration and
-    trial count are used). ``trained=False`` probes the network before training (the
-    untrained column of the card).
+    Returns a :class:`Probe` (the spike trains of every hidden layer and, for models with
+    conductance-based synapses, the E and I inputs of the traced units), or None for models
+    without spikes. This runs the network (Brian2; a new program is compiled the first time a
+    duration and trial count are used). ``trained=False`` probes the network before training
+    (the untrained column of the card).
+
+    Examples
+    --------
+    >>> probe = probe_trials(result, n_repeats=4)  # doctest: +SKIP
+    >>> probe.trains[1].attrs["n_trials"]  # doctest: +SKIP
+    40
     """
     if not result_schema.has_spikes(ds):
         return None
@@ -403,55 +455,140 @@ def probe_trials(
         ds,
         trained=trained,
         data=data,
-        model_encoding="poisson",
         model_presentation=duration_ms,
         model_chunk=n_trials,
-        model_trace_units=0,
+        model_trace_units=PROBE_TRACE_UNITS,
     )
     x = np.repeat(data.x_test[:n_stimuli], n_repeats, axis=0)
     rec = model.recordings(x)
-    trains = {}
+    trains, exc_input, inh_input = {}, {}, {}
     for layer in result_schema.layers(ds):
         if layer > len(rec.layers):
             continue
-        spikes = rec.layer(layer).spikes
-        tr = activity.spike_trains(
+        recording = rec.layer(layer)
+        spikes = recording.spikes
+        trains[layer] = activity.spike_trains(
             spikes.sample,
             spikes.unit,
             spikes.time - spikes.t_start,
             n_trials=n_trials,
             n_units=spikes.n_units,
             duration=spikes.duration,
+            n_repeats=n_repeats,
         )
-        tr.attrs["n_repeats"] = n_repeats
-        trains[layer] = tr
-    return trains
+        exc_input[layer] = _binned_input(recording.exc_input, spikes.duration)
+        inh_input[layer] = _binned_input(recording.inh_input, spikes.duration)
+    return Probe(trains, exc_input, inh_input)
 
 
 # -- the card ---------------------------------------------------------------------------------
 
 
-def _activity_rows(ds, references, trials, untrained_trials) -> list[CardRow]:
+def _activity_rows(ds, references, probe, untrained_probe, seed) -> list[CardRow]:
     rows = []
+    trains = probe.trains if probe is not None else {}
+    before_trains = untrained_probe.trains if untrained_probe is not None else {}
     for layer in result_schema.layers(ds):
-        stats = activity.summarise_layer(ds, layer, trials=(trials or {}).get(layer))
-        before = activity.summarise_layer(
-            ds, layer, trials=(untrained_trials or {}).get(layer), initial=True
-        )
+        stats = activity.summarise_layer(ds, layer, trials=trains.get(layer))
+        before = activity.summarise_layer(ds, layer, trials=before_trains.get(layer), initial=True)
         for key, stat in stats.items():
             rows.append(_row_from_statistic(stat, key, layer, references, before.get(key)))
-        rows.append(_fraction_active_row(ds, layer, references))
-        for key in ("ei_balance_index", "ei_correlation"):
-            # activity.ei_balance needs each unit's excitatory and inhibitory input over time,
-            # which no model family records yet
-            rows.append(
-                CardRow(
-                    key, layer, math.nan, math.nan, math.nan, 0, "1", "not applicable",
-                    note="separate E and I input currents are not recorded",
-                    control_kind="E and I inputs shuffled in time (not computed)",
-                )
-            )  # fmt: skip
+        rows.append(
+            _fraction_active_row(ds, layer, references, trains.get(layer), before_trains.get(layer))
+        )
+        rows += _ei_rows(ds, layer, references, probe, untrained_probe, seed)
     return rows
+
+
+# -- E/I balance --------------------------------------------------------------------------------
+
+EI_KEYS = ("ei_balance_index", "ei_correlation")
+EI_SHUFFLE_CONTROL = "E and I inputs shuffled in time (I's bins permuted per unit and trial)"
+EI_CONTROLS = {
+    "ei_balance_index": "none: a shuffle in time keeps the averages the index compares "
+    "(see untrained)",
+    "ei_correlation": EI_SHUFFLE_CONTROL,
+}
+
+
+def _ei_inputs(probe: Probe | None, layer: int) -> tuple[xr.DataArray, xr.DataArray] | None:
+    if probe is None:
+        return None
+    exc, inh = probe.exc_input.get(layer), probe.inh_input.get(layer)
+    return None if exc is None or inh is None else (exc, inh)
+
+
+def _ei_unit_values(exc: xr.DataArray, inh: xr.DataArray) -> dict[str, np.ndarray]:
+    """Balance index and E/I correlation of every traced unit: :func:`activity.ei_balance` over
+    the time of each trial, then the mean over trials (NaN trials, e.g. constant input,
+    skipped)."""
+    b = activity.ei_balance(exc, inh, dim="time")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units stay NaN
+        return {
+            "ei_balance_index": np.nanmean(b.balance_index.transpose("unit", ...).values, axis=1),
+            "ei_correlation": np.nanmean(b.ei_correlation.transpose("unit", ...).values, axis=1),
+        }
+
+
+def _shuffled_in_time(inh: xr.DataArray, seed: int) -> xr.DataArray:
+    """The control of the E/I correlation: the inhibitory input's time bins permuted
+    independently for every (trial, unit), so that it no longer tracks the excitatory one."""
+    axis = inh.get_axis_num("time")
+    order = np.argsort(np.random.default_rng(seed).uniform(size=inh.shape), axis=axis)
+    return inh.copy(data=np.take_along_axis(inh.values, order, axis=axis))
+
+
+def _ei_not_applicable(ds, layer: int, probe: Probe | None) -> list[CardRow]:
+    if not result_schema.has_spikes(ds):
+        note = "rate network: no separate E and I synaptic inputs"
+    elif probe is None:
+        note = "needs the trial probe (probe_trials), which records the E and I inputs"
+    else:
+        note = (
+            "the probe has no separate E and I inputs (current-based synapses, or a model "
+            "that does not record them)"
+        )
+    row = CardRow("", layer, math.nan, math.nan, math.nan, 0, "1", "not applicable", note)
+    return [
+        replace(row, key=key, control_kind=f"{EI_CONTROLS[key]} (not computed)") for key in EI_KEYS
+    ]
+
+
+def _ei_rows(ds, layer, references, probe, untrained_probe, seed) -> list[CardRow]:
+    """E/I balance of the probe's traced units: the median over units of each unit's balance
+    index and E/I correlation (:func:`_ei_unit_values`), CI over units. Untrained: the same on
+    the untrained probe; control of the correlation: I shuffled in time against E."""
+    inputs = _ei_inputs(probe, layer)
+    if inputs is None:
+        return _ei_not_applicable(ds, layer, probe)
+    exc, inh = inputs
+    values = _ei_unit_values(exc, inh)
+    control = _ei_unit_values(exc, _shuffled_in_time(inh, seed))
+    before = _ei_inputs(untrained_probe, layer)
+    untrained = _ei_unit_values(*before) if before is not None else {}
+    where = (
+        f"per unit over each of {exc.sizes['trial']} trials of "
+        f"{exc.sizes['time'] * exc.attrs['bin']:.1f} s ({exc.attrs['bin'] * 1e3:g} ms bins), "
+        "mean over trials; median over units, CI over units"
+    )
+    rows = []
+    for key in EI_KEYS:
+        v = values[key]
+        value = float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
+        u = untrained.get(key, np.array([math.nan]))
+        u = float(np.nanmedian(u)) if np.isfinite(u).any() else math.nan
+        c = float(np.nanmedian(control[key])) if key == "ei_correlation" else math.nan
+        row = CardRow(
+            key, layer, value, *_bootstrap(v, statistic=np.nanmedian, seed=seed),
+            int(np.isfinite(v).sum()), "1", _scored(key, value, references), note=where,
+            untrained=u, control=c, control_kind=EI_CONTROLS[key],
+        )  # fmt: skip
+        rows.append(_controlled_row(row, _scored(key, u, references), _scored(key, c, references)))
+    return rows
+
+
+# -- energy budget --------------------------------------------------------------------------------
 
 
 def _per_stimulus_active(rates: np.ndarray) -> np.ndarray:
@@ -459,13 +596,33 @@ def _per_stimulus_active(rates: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(rates, dtype=float) >= 20.0, axis=1)
 
 
-def _fraction_active_row(ds, layer, references) -> CardRow:
+def _active_in_trials(trials: activity.SpikeTrains) -> np.ndarray:
+    """Fraction of units at >= 20 Hz per stimulus: per trial, averaged over a stimulus's
+    repeats (attrs ``n_repeats``; stimulus-major trials)."""
+    per_trial = _per_stimulus_active(activity.firing_rates(trials).transpose("trial", "unit"))
+    return per_trial.reshape(-1, trials.attrs.get("n_repeats", 1)).mean(axis=1)
+
+
+def _active_fractions(ds, layer, trials, initial: bool = False) -> np.ndarray:
+    """Per-stimulus active fractions on the probe's ``trials`` when they are long
+    (:func:`activity.long_trials`), else on the stored activity of the recorded samples
+    (empty when there is none)."""
+    if activity.long_trials(trials):
+        return _active_in_trials(trials)
+    if not result_schema.has_activity(ds, layer, initial=initial):
+        return np.array([])
+    return _per_stimulus_active(_activity(ds, layer, initial=initial))
+
+
+def _fraction_active_row(ds, layer, references, trials=None, untrained_trials=None) -> CardRow:
     """Energy budget: the mean fraction of a layer's units firing >= 20 Hz on a stimulus.
 
-    At the default 50 ms presentation 20 Hz is one spike: a unit that fires at all on a stimulus
-    counts as active. Rate networks have no spikes and no comparable threshold: not applicable.
-    Control: the same spikes spread evenly over units (:func:`activity.uniform_rate_trains`);
-    a silent layer (0) is out of the band.
+    Measured on the probe's repeated ``trials`` when they last >= 1 s (averaged over each
+    stimulus's repeats), else on the recorded samples, where at the default 50 ms
+    presentation 20 Hz is one spike: a unit that fires at all on a stimulus counts as active.
+    The untrained column reads ``untrained_trials`` the same way. Rate networks have no spikes
+    and no comparable threshold: not applicable. Control: the same spikes spread evenly over
+    units (:func:`activity.uniform_rate_trains`); a silent layer (0) is out of the band.
     """
     key = "fraction_active"
     kind = activity.UNIFORM_RATE_CONTROL
@@ -474,18 +631,24 @@ def _fraction_active_row(ds, layer, references) -> CardRow:
             key, layer, math.nan, math.nan, math.nan, 0, "fraction", "not applicable",
             note="rate network: no spikes; see summed activity", control_kind=kind,
         )  # fmt: skip
-    per_stimulus = _per_stimulus_active(_activity(ds, layer))
+    per_stimulus = _active_fractions(ds, layer, trials)
     low, high = _bootstrap(per_stimulus)
     value = float(per_stimulus.mean())
-    trains = activity.spike_trains_from_result(ds, layer)
-    uniform = activity.firing_rates(activity.uniform_rate_trains(trains)).values
-    control = float(_per_stimulus_active(uniform).mean())
-    untrained = math.nan
-    if result_schema.has_activity(ds, layer, initial=True):
-        untrained = float(_per_stimulus_active(_activity(ds, layer, initial=True)).mean())
+    if activity.long_trials(trials):
+        trains = trials
+        where = activity.window_note(trials.attrs["n_trials"], trials.attrs["duration"])
+    else:
+        trains = activity.spike_trains_from_result(ds, layer)
+        where = activity.window_note(
+            per_stimulus.size, trains.attrs["duration"], "recorded samples"
+        )
+    control = float(_active_in_trials(activity.uniform_rate_trains(trains)).mean())
+    before = _active_fractions(ds, layer, untrained_trials, initial=True)
+    untrained = float(before.mean()) if before.size else math.nan
     row = CardRow(
         key, layer, value, low, high, per_stimulus.size, "fraction",
-        _scored(key, value, references), note="units >= 20 Hz per stimulus; CI over stimuli",
+        _scored(key, value, references),
+        note=f"{where}; units >= 20 Hz per stimulus; CI over stimuli",
         untrained=untrained, control=control, control_kind=kind,
     )  # fmt: skip
     return _controlled_row(
@@ -796,9 +959,9 @@ def _geometry_controls(act, labels, bp_pair, seed) -> dict[str, tuple[float, str
     return out
 
 
-def _card_one(ds, references, bp, trials, untrained_trials, seed) -> Card:
+def _card_one(ds, references, bp, probe, untrained_probe, seed) -> Card:
     extras: dict = {}
-    rows = _activity_rows(ds, references, trials, untrained_trials)
+    rows = _activity_rows(ds, references, probe, untrained_probe, seed)
     rows += _weight_rows(ds, references, seed)
     rows += _rule_rows(ds, references, bp)
     rows += _geometry_rows(ds, references, bp, seed, extras)
@@ -866,8 +1029,8 @@ def report_card(
     results: xr.Dataset | Sequence[xr.Dataset],
     *,
     bp: xr.Dataset | None = None,
-    trials: dict | None = None,
-    untrained_trials: dict | None = None,
+    probe: Probe | None = None,
+    untrained_probe: Probe | None = None,
     references: dict[str, Reference] | None = None,
     seed: int = 0,
 ) -> Card:
@@ -879,12 +1042,16 @@ def report_card(
         Several seeds give the mean over seeds with a CI by bootstrap over seeds.
     bp : Result of backprop on the same architecture and data, optional
         The reference end of the geometry rows; without it those rows are not applicable.
-    trials : {layer: SpikeTrains}, optional
-        Repeated noisy trials (:func:`probe_trials`) for the Fano factor and noise correlation
-        rows (first Result only); without them those rows are not applicable.
-    untrained_trials : {layer: SpikeTrains}, optional
+    probe : Probe, optional
+        Repeated trials of the model run as configured (:func:`probe_trials`; first Result
+        only): the Fano factor and noise correlation rows, the E/I balance rows (models with
+        conductance-based synapses) and, when the trials last >= 1 s, the rate, irregularity
+        and fraction-active rows, which otherwise read the Result's recorded samples. Without
+        it the variability and E/I rows are not applicable.
+    untrained_probe : Probe, optional
         The same probe of the network before training (:func:`probe_trials` with
-        ``trained=False``): the untrained column of those rows (first Result only).
+        ``trained=False``): the untrained column of those rows (first Result only). Give it
+        with ``probe`` so that both columns are measured on trials of the same length.
     references : literature ranges (default: :func:`load_references`)
     seed : seed of the bootstraps and the decoders' splits
     """
@@ -899,8 +1066,8 @@ def report_card(
             r,
             references,
             bp,
-            trials if i == 0 else None,
-            untrained_trials if i == 0 else None,
+            probe if i == 0 else None,
+            untrained_probe if i == 0 else None,
             seed,
         )  # fmt: skip
         for i, r in enumerate(results)

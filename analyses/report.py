@@ -361,9 +361,11 @@ def write_report(
 ) -> list[Card]:
     """Score ``results`` (seeds of one rule) and every baseline; write the report files.
 
-    ``trials`` repeats (of 10 stimuli, ``trial_duration_ms`` each) are simulated for spiking
-    models' Fano factor and noise correlations (0: skip; those rows become not applicable),
-    for the trained network and for the untrained one (the untrained column).
+    ``trials`` repeats (of 10 stimuli, ``trial_duration_ms`` each) of a spiking model, run with
+    its own noise (:func:`probe_trials`), are simulated for the trained network and for the
+    untrained one (the untrained column): the Fano factor, noise correlation and E/I balance
+    rows, and the rate and irregularity rows when the trials last >= 1 s (0: skip; the first
+    three become not applicable, the others read the Result's recorded samples).
     A BP Result among the baselines is the reference end of the geometry rows.
     """
     if not results:
@@ -382,7 +384,7 @@ def write_report(
                 group[0], n_repeats=trials, duration_ms=trial_duration_ms, trained=False
             )
         progress(f"{name}: scoring")
-        cards.append(report_card(group, bp=bp, trials=probe, untrained_trials=before))
+        cards.append(report_card(group, bp=bp, probe=probe, untrained_probe=before))
     fig = plot_report(cards, [results[0]] + list(baselines))
     fig.savefig(out / "report.png", dpi=130)
     fig.savefig(out / "report.pdf")

@@ -116,9 +116,9 @@ def main() -> int:
         workdir = Path(tmp)
         lif, bp, network, n_samples = make_results(args.quick, workdir)
         older = without_initial_activity(lif)
-        trials = plausibility.probe_trials(lif, n_repeats=10)  # compiles once, not timed
+        probe = plausibility.probe_trials(lif, n_repeats=10)  # compiles once, not timed
 
-        cards = [plausibility.report_card(lif, bp=bp, trials=trials)]
+        cards = [plausibility.report_card(lif, bp=bp, probe=probe)]
 
         def figure_and_files():
             fig = plot_report(cards, [lif])
@@ -129,7 +129,7 @@ def main() -> int:
             (workdir / "report.html").write_text(card_html(cards))
 
         stages = {
-            "analyses": timed(lambda: plausibility.report_card(lif, bp=bp, trials=trials), repeats),
+            "analyses": timed(lambda: plausibility.report_card(lif, bp=bp, probe=probe), repeats),
             "untrained activity (older Results)": timed(
                 lambda: plausibility.untrained_activity(older), repeats
             ),

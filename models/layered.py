@@ -236,15 +236,18 @@ class LayeredStructure:
 # --------------------------------------------------------------------------------------------
 
 
-def dale_signs(st: LayeredStructure, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """``layer<l>.sgn`` of every hidden layer: +1 excitatory, -1 inhibitory (Dale's law), with
-    ``1 - exc_fraction`` of the units inhibitory when ``cfg.dale``, all +1 otherwise."""
+def dale_signs(
+    cfg: Any, sizes: list[int], rng: np.random.Generator, first: int = 1
+) -> dict[str, np.ndarray]:
+    """``layer<l>.sgn`` of layers ``first`` .. L (sizes ``sizes[l]``): +1 excitatory, -1
+    inhibitory (Dale's law), with ``1 - exc_fraction`` of the units inhibitory when
+    ``cfg.dale``, all +1 otherwise. ``first = 0`` signs the input layer too."""
     signs = {}
-    for l in range(1, st.n_hidden + 1):
-        n = st.sizes[l]
+    for l in range(first, len(sizes)):
+        n = sizes[l]
         sign = np.ones(n)
-        if st.cfg.dale:
-            n_inh = int(round((1 - st.cfg.exc_fraction) * n))
+        if cfg.dale:
+            n_inh = int(round((1 - cfg.exc_fraction) * n))
             sign[rng.permutation(n)[:n_inh]] = -1.0
         signs[f"layer{l}.sgn"] = sign
     return signs
@@ -260,13 +263,14 @@ def initial_weights(
 ) -> np.ndarray:
     """Gaussian flat weights of projection ``name`` with standard deviation ``std``.
 
-    Under Dale's law the weights leaving a hidden layer take the sign of their presynaptic unit
-    (``state[pre_group + ".sgn"]``), inhibitory ones scaled by ``exc / inh`` so that excitation
+    Under Dale's law the weights leaving a signed group (one with ``state[pre_group + ".sgn"]``:
+    the hidden layers, and the input layer where a family signs it) take the sign of their
+    presynaptic unit, inhibitory ones scaled by ``exc / inh`` so that excitation
     and inhibition balance on average, and all by ``1/sqrt(1 + exc/inh)`` to keep the variance.
     """
     pre, _ = st.conn[name]
     w = rng.standard_normal(pre.size) * std
-    if st.cfg.dale and pre_group not in ("label", "layer0"):
+    if st.cfg.dale and f"{pre_group}.sgn" in state:
         sign = state[f"{pre_group}.sgn"][pre]
         ratio = st.cfg.exc_fraction / (1 - st.cfg.exc_fraction)
         w = sign * np.abs(w) * np.where(sign < 0, ratio, 1.0) / math.sqrt(1 + ratio)

@@ -1,4 +1,5 @@
-"""The LIF network's input: Poisson spike-time tables or constant currents, one chunk at a time.
+"""The LIF network's input, one chunk at a time: Poisson spike-time tables or constant currents,
+and the background sources' Poisson spike-time tables.
 
 Input spikes are drawn in numpy from the caller's generator and replayed by the input neurons
 from a table of spike times (a TimedArray), so every Brian2 target sees the same spikes.
@@ -78,18 +79,19 @@ def make_chunk(
 
     ``y = None`` presents no label: the target stream is silent and nothing learns.
     """
-    cfg, B, C, D = st.cfg, st.chunk, st.n_classes, st.n_in
+    cfg, B, C, D = st.cfg, st.chunk, st.n_classes, st.sizes[0]
+    k = cfg.input_copies  # input units per feature (a population code)
     n = len(x)
     if n > B:
         raise ValueError(f"{n} samples do not fit a chunk of {B}")
     rng = rng if rng is not None else np.random.default_rng(0)
     T_s = si(cfg, "presentation")
     lam_x = np.zeros((B, D))
-    lam_x[:n] = cfg.rate_max * T_s * intensity(cfg, x)
+    lam_x[:n] = np.repeat(cfg.rate_max * T_s * intensity(cfg, x), k, axis=1)
     lam_t = np.zeros((B, D))
     lab = np.zeros((B + 1, C))
     if y is not None:
-        lam_t[:n] = cfg.rate_max * T_s * intensity(cfg, signal.T[y])
+        lam_t[:n] = np.repeat(cfg.rate_max * T_s * intensity(cfg, signal.T[y]), k, axis=1)
         lab[np.arange(n), y] = 1.0
     live = np.zeros(B + 1)  # read at the tick after each sample: live[s + 1] for sample s
     if y is not None:
@@ -124,4 +126,13 @@ def make_chunk(
             stim[:B, :D] = lam_x
             stim[:B, D:] = lam_t
         timed["stim"] = stim
+    if st.background:  # every sample (both phases), padding included: the network's own noise
+        K = cfg.background_sources
+        lam_bg = np.full((B, K), cfg.background_rate * P * dt_s)
+        for l in st.background_layers():
+            u, k = draw_spikes(lam_bg, 0, P, P, rng)
+            tab = spike_table(u, k, K, st.bg_rows, dt_s)
+            timed[f"tab_bg{l}"] = tab
+            variables[(f"background{l}", "next_b")] = tab[0]
+            variables[(f"background{l}", "k_b")] = np.zeros(K)
     return Chunk(timed=timed, variables=variables, n=n)

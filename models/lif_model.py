@@ -16,7 +16,7 @@ import numpy as np
 from neurosig.config import si
 from neurosig.models.layered import LayeredBrianModel
 from neurosig.models.lif_input import make_chunk
-from neurosig.models.lif_network import build_brian
+from neurosig.models.lif_network import build_brian, input_record_dt
 from neurosig.results import LayerRecording, Recordings, SpikeRecord, TraceRecord
 
 EVALUATION_SEED = 12345  # evaluation spikes: fixed, independent of training
@@ -80,10 +80,26 @@ class LIFModel(LayeredBrianModel):
                 (prog.get(f"spikes{l}", "i").astype(int), prog.get(f"spikes{l}", "t"))
                 for l in hidden
             ]
+            x = "_h" if self.cfg.mode == "compartments" else ""
             if self.cfg.trace_units:
-                var = "v_h" if self.cfg.mode == "compartments" else "v"
-                out["traces"] = [prog.get(f"trace{l}", var) for l in hidden]
+                out["traces"] = [prog.get(f"trace{l}", f"v{x}") for l in hidden]
+            if self.cfg.trace_units and self.cfg.synapse == "conductance":
+                out["inputs"] = [
+                    (prog.get(f"inputs{l}", f"Ie{x}"), prog.get(f"inputs{l}", f"Ii{x}"))
+                    for l in hidden
+                ]
         return out
+
+    def layer_of(self) -> dict[str, float]:
+        """Layer index of every NeuronGroup; a layer's background sources belong to it."""
+        out = super().layer_of()
+        return out | {f"background{l}": float(l) for l in range(1, self.st.n_hidden + 1)}
+
+    def stimuli(self) -> dict[str, float]:
+        """The inputs of :meth:`LayeredBrianModel.stimuli` and each hidden layer's background
+        spike-time table, which enters at that layer."""
+        out = super().stimuli()
+        return out | {f"tab_bg{l}": float(l) for l in range(1, self.st.n_hidden + 1)}
 
     def carried_variables(self, lr: float, readout_lr: float, learn: bool) -> dict:
         """The variables a run starts from: weights, biases, memories, baselines, rates."""
@@ -98,10 +114,15 @@ class LIFModel(LayeredBrianModel):
             for c in range(st.n_classes):
                 variables[(layer, f"mp{c}")] = state[f"{layer}.mp"][c]
             if l == 0:
+                if cfg.dale:  # the input layer's units are signed too
+                    variables[(layer, "sgn")] = state[f"{layer}.sgn"]
                 continue
             variables[(layer, "b")] = state[f"{layer}.b"]
             variables[(layer, "sgn")] = state[f"{layer}.sgn"]
             variables[(layer, "lr")] = lr
+            homeostatic = learn and cfg.target_rate > 0
+            variables[(layer, "eta_rate")] = cfg.homeostasis if homeostatic else 0.0
+            variables[(layer, "rate0")] = cfg.target_rate
             variables[(layer, "base_h")], variables[(layer, "base_t")] = state[f"{layer}.base"]
             for c in range(st.n_classes):
                 variables[(layer, f"m{c}")] = state[f"{layer}.m"][c]
@@ -176,6 +197,7 @@ class LIFModel(LayeredBrianModel):
         P = st.steps_per_sample * si(cfg, "dt")
         T = si(cfg, "presentation")
         traces = out.get("traces", [])
+        inputs = out.get("inputs", [])
         layers = []
         for layer, (i, t) in enumerate(out["spikes"], start=1):
             sample = np.floor(t / P + 1e-9).astype(int)
@@ -190,16 +212,24 @@ class LIFModel(LayeredBrianModel):
                 t_start=0.0,
                 t_stop=T,
             )
-            trace = None
+            trace = exc = inh = None
             if layer <= len(traces):
-                steps = st.steps_per_sample
-                v = traces[layer - 1]
-                v = v[:, : len(x) * steps].reshape(v.shape[0], len(x), steps).transpose(1, 0, 2)
-                trace = TraceRecord(
-                    values=v * 1e3,
-                    dt=si(cfg, "dt"),
-                    units="mV",
-                    long_name="membrane potential (data compartment)",
-                )
-            layers.append(LayerRecording(spikes, trace))
+                trace = _per_sample(
+                    traces[layer - 1], len(x), st.steps_per_sample, si(cfg, "dt"),
+                    "membrane potential (data compartment)",
+                )  # fmt: skip
+            if layer <= len(inputs):
+                every = input_record_dt(cfg) / cfg.dt  # steps between samples of the inputs
+                per_sample = int(round(st.steps_per_sample / every))
+                dt_in = input_record_dt(cfg) * 1e-3
+                i_e, i_i = inputs[layer - 1]
+                exc = _per_sample(i_e, len(x), per_sample, dt_in, "excitatory synaptic drive")
+                inh = _per_sample(i_i, len(x), per_sample, dt_in, "inhibitory synaptic drive")
+            layers.append(LayerRecording(spikes, trace, exc, inh))
         return Recordings(tuple(layers))
+
+
+def _per_sample(values: np.ndarray, n: int, steps: int, dt: float, name: str) -> TraceRecord:
+    """A (unit, time) monitor record in volts as a (sample, unit, step) TraceRecord in mV."""
+    v = values[:, : n * steps].reshape(values.shape[0], n, steps).transpose(1, 0, 2)
+    return TraceRecord(values=v * 1e3, dt=dt, units="mV", long_name=name)

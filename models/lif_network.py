@@ -9,7 +9,7 @@ rules' relation to their stated losses is measured in docs/learning-rules.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,6 +46,8 @@ from neurosig.models.layered import (
 
 FAR = 1e9  # seconds: "no further spike" in a spike-time table
 NORM_FLOOR = 1.0  # mV^2 added to the squared norms of a layer's potentials (silent layers)
+INPUT_RECORD_DT = 1.0  # ms: sampling interval of the recorded E and I input (the traces' dt
+# would make a 1 s probe of many trials hundreds of MB; the synapses' tau_syn is 5 ms)
 
 # The LIF family's own slots around the shared ones. The learning block runs at the first step
 # of the next sample, on what the previous sample left; then the reset; then the stimulus.
@@ -73,6 +75,8 @@ class Structure(LayeredStructure):
         "branch_every",
         "mode",
         "encoding",
+        "input_copies",
+        "background_sources",
         "synapse",
         "dale",
         "delay",
@@ -82,6 +86,11 @@ class Structure(LayeredStructure):
     )
 
     table_rows: int = 0  # rows of the input spike-time tables
+    bg_rows: int = 0  # rows of the background spike-time tables
+    signs: dict[str, np.ndarray] = field(default_factory=dict)  # layer<l>.sgn (Dale's law)
+    # fixed synapses by name (bg<l>: background sources -> layer l; lat<l>: the inhibitory
+    # units of layer l -> layer l): (pre, post, jump of the drive per spike in mV, signed)
+    fixed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def kappa(self) -> float:
@@ -99,14 +108,24 @@ class Structure(LayeredStructure):
         """The compartments of a hidden neuron: ``h`` and ``t``, or one in the phase mode."""
         return ("h", "t") if self.cfg.mode == "compartments" else ("",)
 
+    @property
+    def background(self) -> bool:
+        """Do the hidden layers receive background Poisson spikes?"""
+        return bool(self.background_layers())
+
+    def background_layers(self) -> list[int]:
+        """The hidden layers with background sources (all of them unless switched off)."""
+        return [l for l in range(1, self.n_hidden + 1) if f"bg{l}" in self.fixed]
+
     def key(self) -> str:
-        return super().key(self.table_rows)
+        fixed = [part for name in sorted(self.fixed) for part in self.fixed[name]]
+        return super().key(self.table_rows, self.bg_rows, *fixed)
 
 
 def make_structure(
     cfg: Any, n_in: int, n_classes: int, rng: np.random.Generator, chunk: int | None = None
 ) -> Structure:
-    sizes = [n_in, *cfg.hidden]
+    sizes = [n_in * cfg.input_copies, *cfg.hidden]
     pairs = [(f"w{l}", sizes[l - 1], sizes[l]) for l in range(1, len(sizes))]
     pairs.append(("w_ro", sizes[-1], n_classes))
     chunk = chunk or cfg.chunk
@@ -114,16 +133,70 @@ def make_structure(
     # expected spikes of a neuron at rate_max over a chunk (both streams in the phase mode),
     # plus a margin of 8 standard deviations: the table never overflows in practice
     lam = cfg.rate_max * si(cfg, "presentation") * chunk * phases
+    lam_bg = cfg.background_rate * si(cfg, "presentation") * chunk * phases
+    conn = connectivity(pairs, cfg.p_connect, rng, dense=("w_ro",))
+    # Dale's law signs every layer, the input layer too (its units are a spiking population)
+    signs = input_signs(cfg, n_in) | dale_signs(cfg, sizes, rng) if cfg.dale else {}
     return Structure(
         cfg=cfg,
         n_in=n_in,
         n_classes=n_classes,
         sizes=sizes,
-        conn=connectivity(pairs, cfg.p_connect, rng, dense=("w_ro",)),
+        conn=conn,
         steps_per_phase=round(cfg.presentation / cfg.dt),
         chunk=chunk,
         table_rows=int(lam + 8 * math.sqrt(lam) + 16),
+        bg_rows=int(lam_bg + 8 * math.sqrt(lam_bg) + 16) if cfg.background_rate > 0 else 0,
+        signs=signs,
+        fixed=fixed_synapses(cfg, sizes, signs, rng),
     )
+
+
+def input_signs(cfg: Any, n_features: int) -> dict[str, np.ndarray]:
+    """``layer0.sgn`` under Dale's law: of the ``input_copies`` input units of every feature
+    (units ``f * copies .. f * copies + copies - 1``), the last ``round((1 - exc_fraction) *
+    copies)`` are inhibitory, so that every feature can excite and inhibit every hidden unit
+    (with one copy per feature, a feature is one or the other: the first ``exc_fraction`` of
+    the features excitatory)."""
+    k = cfg.input_copies
+    n_inh = round((1 - cfg.exc_fraction) * k)
+    if n_inh == 0:  # too few copies to split every feature: split the features instead
+        sign = np.ones(n_features * k)
+        sign[round(cfg.exc_fraction * n_features) * k :] = -1.0
+    else:
+        sign = np.tile(np.r_[np.ones(k - n_inh), -np.ones(n_inh)], n_features)
+    return {"layer0.sgn": sign}
+
+
+def fixed_synapses(
+    cfg: Any, sizes: list[int], signs: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The fixed (never learned) synapses of every hidden layer l, drawn from ``rng``:
+
+    * ``bg<l>``: background Poisson sources -> layer l, each pair with probability
+      ``background_p``; the first ``exc_fraction`` of the sources are excitatory (jump
+      ``background_psp``), the rest inhibitory (``-background_g * background_psp``);
+    * ``lat<l>``: the inhibitory units of layer l -> the other units of layer l, each pair with
+      probability ``lateral_p``, jump ``-lateral_inhibition`` (local inhibition).
+    """
+    fixed = {}
+    for l in range(1, len(sizes)):
+        n = sizes[l]
+        if cfg.background_rate > 0:
+            K = cfg.background_sources
+            pre, post = np.nonzero(rng.random((K, n)) < cfg.background_p)
+            exc = pre < round(cfg.exc_fraction * K)
+            jump = np.where(exc, 1.0, -cfg.background_g) * cfg.background_psp
+            fixed[f"bg{l}"] = (pre.astype(np.int32), post.astype(np.int32), jump)
+        if cfg.lateral_inhibition > 0:
+            inh = np.flatnonzero(signs[f"layer{l}.sgn"] < 0)
+            keep = rng.random((inh.size, n)) < cfg.lateral_p
+            keep[np.arange(inh.size), inh] = False  # no autapses
+            k, post = np.nonzero(keep)
+            jump = np.full(post.size, -cfg.lateral_inhibition)
+            fixed[f"lat{l}"] = (inh[k].astype(np.int32), post.astype(np.int32), jump)
+    # a tiny layer may draw no synapse at all (Brian2 cannot connect empty index arrays)
+    return {name: syn for name, syn in fixed.items() if syn[0].size}
 
 
 def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -131,7 +204,7 @@ def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]
     the signal projection S as a (features, classes) matrix."""
     C = st.n_classes
     state = {"signal.w": rng.standard_normal((C, st.n_in)).T}
-    state |= dale_signs(st, rng)
+    state |= st.signs or dale_signs(st.cfg, st.sizes, rng)
     for name, pre_group, _ in st.projections:
         std = math.sqrt(2.0 / fan_in(st, pre_group))
         w = initial_weights(st, name, pre_group, std, state, rng)
@@ -180,6 +253,8 @@ def input_equations(st: Structure) -> str:
     lines += [f"mp{c} : 1" for c in range(C)] + [f"y{c} : 1 (linked)" for c in range(C)]
     lines += ["pbar_h : 1", "pbar_t : 1", "rho : 1 (shared, constant)"]
     lines += ["seen : 1 (shared)", "r_eff : 1 (shared)", "mu : 1 (shared, constant)"]
+    if cfg.dale:
+        lines.append("sgn : 1 (constant)")
     return "\n".join(lines)
 
 
@@ -207,6 +282,11 @@ def membrane_equations(st: Structure, l: int) -> list[str]:
             lines.append(f"dsyn{x}/dt = -syn{x}/tau_syn : volt")
         else:
             lines += [f"dge{x}/dt = -ge{x}/tau_syn : 1", f"dgi{x}/dt = -gi{x}/tau_syn : 1"]
+            if s in ("h", ""):  # the data compartment's E and I drive, for the recordings
+                lines += [
+                    f"Ie{x} = ge{x}*(e_exc - v{x}) : volt",
+                    f"Ii{x} = gi{x}*(e_inh - v{x}) : volt",
+                ]
         lines.append(f"ls{x} : second")
         if ext_s:
             lines.append(f"Ix{x} : volt")
@@ -248,6 +328,7 @@ def layer_equations(st: Structure, l: int) -> str:
     lines.append("mu : 1 (shared, constant)")
     lines += ["G_h : 1", "G_t : 1"] + [f"md{c} : 1" for c in range(C)]
     lines += ["e_h : 1", "e_t : 1", "lr : 1 (shared, constant)"]
+    lines += ["eta_rate : 1 (shared, constant)", "rate0 : 1 (shared, constant)"]
     lines += [f"m{c} : 1" for c in range(C)] + [f"mp{c} : 1" for c in range(C)]
     lines += [f"ec{c} : 1" for c in range(C)] if st.all_classes else []
     if st.all_classes and cfg.branch_every > 1:
@@ -327,14 +408,14 @@ def plasticity_code(st: Structure, name: str, pre: str) -> str:
         code = ["w += -lr_post*e_h_post*p_h_pre"]
     else:
         code = ["w += -lr_post*(e_h_post*p_h_pre + e_t_post*p_t_pre)"]
-    code += [WEIGHT_DECAY_CODE, bound_code(st.cfg.dale and pre != "layer0")]
+    code += [WEIGHT_DECAY_CODE, bound_code(st.cfg.dale)]
     return "\n".join(code)
 
 
 def branch_code(st: Structure, pre: str) -> str:
     """The all-class target branch, accumulated over ``branch_every`` samples."""
     terms = " + ".join(f"Ec{c}_post*mp{c}_pre" for c in range(st.n_classes))
-    return f"w += -lr_post*({terms})\n" + bound_code(st.cfg.dale and pre != "layer0")
+    return f"w += -lr_post*({terms})\n" + bound_code(st.cfg.dale)
 
 
 def on_pre_code(st: Structure, s: str) -> str:
@@ -343,6 +424,22 @@ def on_pre_code(st: Structure, s: str) -> str:
     if st.cfg.synapse == "current":
         return f"syn{x}_post += w*psp"
     return f"ge{x}_post += clip(w, 0, inf)*g_exc\ngi{x}_post += clip(-w, 0, inf)*g_inh"
+
+
+def fixed_on_pre(st: Structure, streams: tuple[str, ...]) -> str:
+    """What a spike through a fixed synapse (jump ``wf`` mV, signed) does to the listed
+    compartments of its postsynaptic unit."""
+    lines = []
+    for s in streams:
+        x = _sfx(s)
+        if st.cfg.synapse == "current":
+            lines.append(f"syn{x}_post += wf*mV")
+        else:
+            lines += [
+                f"ge{x}_post += clip(wf, 0, inf)*gmv_exc",
+                f"gi{x}_post += clip(-wf, 0, inf)*gmv_inh",
+            ]
+    return "\n".join(lines)
 
 
 def reset_code(st: Structure, s: str) -> str:
@@ -397,6 +494,17 @@ def equations_text(cfg: Any, n_in: int = 4, n_classes: int = 3) -> str:
     for name, pre, post in st.projections:
         parts.append(f"# {name}: {pre} -> {post}, on a presynaptic spike\n{on_pre_code(st, s0)}")
         parts.append(f"# {name}: learning, once per sample\n{plasticity_code(st, name, pre)}")
+    if cfg.target_rate > 0:
+        parts.append(f"# homeostasis of each hidden unit's bias, per sample\n{HOMEOSTASIS_CODE}")
+    if st.background:
+        parts.append(
+            "# background sources -> each hidden layer (fixed), one spike reaches every "
+            f"compartment\n{fixed_on_pre(st, st.streams)}"
+        )
+    if cfg.lateral_inhibition > 0:
+        parts.append(
+            f"# inhibitory units -> their own layer (fixed), per stream\n{fixed_on_pre(st, (s0,))}"
+        )
     return "\n\n".join(parts)
 
 
@@ -439,6 +547,7 @@ def build_brian(st: Structure, record: bool = False) -> Built:
     readout.y = b2.linked_var(label, "y", index=np.arange(st.n_classes))
     objects["readout"] = readout
     _projections(b2, st, ns, sample_dt, objects)
+    _fixed_synapses(b2, st, ns, objects)
     for l in range(st.n_hidden + 1):
         _layer_learning(b2, st, l, ns, sample_dt, objects)
     for l in range(1, st.n_hidden + 1):
@@ -472,10 +581,18 @@ def _timed_arrays(b2: Any, st: Structure, sample_dt: Any) -> dict[str, Any]:
         for name in ("tab_h",) if cfg.mode == "phases" else ("tab_h", "tab_t"):
             # the table's rows are indexed by a spike count read as k*ms (any unit would do)
             timed[name] = b2.TimedArray(
-                np.full((st.table_rows, st.n_in), FAR), dt=1 * ms, name=name
+                np.full((st.table_rows, st.sizes[0]), FAR), dt=1 * ms, name=name
             )
     else:
-        timed["stim"] = b2.TimedArray(np.zeros((B * st.phases + 1, 2 * st.n_in)), dt=T, name="stim")
+        timed["stim"] = b2.TimedArray(
+            np.zeros((B * st.phases + 1, 2 * st.sizes[0])), dt=T, name="stim"
+        )
+    if st.background:
+        K = cfg.background_sources
+        for l in st.background_layers():
+            timed[f"tab_bg{l}"] = b2.TimedArray(
+                np.full((st.bg_rows, K), FAR), dt=1 * ms, name=f"tab_bg{l}"
+            )
     return timed
 
 
@@ -491,6 +608,9 @@ def _namespace(st: Structure) -> dict[str, Any]:
         g_inh=cfg.psp / (cfg.v_rest - cfg.e_inh) if conductance else 0.0,
         T=quantity(cfg, "presentation"),
         kappa=st.kappa,
+        # fixed synapses: conductance per mV of jump at rest
+        gmv_exc=1 / (cfg.e_exc - cfg.v_rest) if conductance else 0.0,
+        gmv_inh=1 / (cfg.v_rest - cfg.e_inh) if conductance else 0.0,
     )
     return ns
 
@@ -506,7 +626,7 @@ def _input_layer(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
         replay = "k_h += 1\nnext_h = tab_h(k_h*ms, i)\n"
         if phases:
             g0 = b2.NeuronGroup(
-                st.n_in,
+                st.sizes[0],
                 eq0 + "\nphase : 1 (shared)",
                 threshold="t >= next_h*second",
                 reset=replay + "n_h += 1 - phase\nn_t += phase",
@@ -517,7 +637,7 @@ def _input_layer(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
             )
         else:
             g0 = b2.NeuronGroup(
-                st.n_in,
+                st.sizes[0],
                 eq0,
                 threshold="t >= next_h*second",
                 reset=replay + "n_h += 1",
@@ -528,13 +648,13 @@ def _input_layer(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
     else:
         # the currents are delivered by one event per input neuron at every onset (event-driven:
         # the synapses work once per sample, not at every step)
-        g0 = b2.NeuronGroup(st.n_in, eq0, events={"onset": "fire > 0"}, **kw)
+        g0 = b2.NeuronGroup(st.sizes[0], eq0, events={"onset": "fire > 0"}, **kw)
         g0.run_on_event("onset", "fire = 0")
         # expected spike counts of the data and target streams (the stimulus table holds both)
         if phases:
             code = "n_h = stim(t, i)*(1 - tgt(t))\nn_t = stim(t, i)*tgt(t)\nfire = 1"
         else:
-            code = f"n_h = stim(t, i)\nn_t = stim(t, i + {st.n_in})\nfire = 1"
+            code = f"n_h = stim(t, i)\nn_t = stim(t, i + {st.sizes[0]})\nfire = 1"
         g0.run_regularly(code, dt=T, when="groups", order=ORDER_STIM, name="layer0_stim")
     objects["layer0"] = g0
 
@@ -616,6 +736,47 @@ def _projections(b2: Any, st: Structure, ns: dict, sample_dt: Any, objects: dict
         objects[name] = syn
 
 
+def _fixed_synapses(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
+    """The background sources of every hidden layer (replaying their spike-time tables) and
+    the fixed synapses: background -> layer (one spike reaches both compartments, so the two
+    streams share their noise) and the layer's inhibitory units -> the layer (per stream)."""
+    phases = st.cfg.mode == "phases"
+    for l in range(1, st.n_hidden + 1):
+        g = objects[f"layer{l}"]
+        if f"bg{l}" in st.fixed:
+            src = b2.NeuronGroup(
+                st.cfg.background_sources,
+                "next_b : 1\nk_b : 1",
+                threshold="t >= next_b*second",
+                reset=f"k_b += 1\nnext_b = tab_bg{l}(k_b*ms, i)",
+                order=layer_order(l),
+                name=f"background{l}",
+                namespace=ns,
+            )
+            objects[f"background{l}"] = src
+            i, j, jump = st.fixed[f"bg{l}"]
+            syn = b2.Synapses(
+                src, g, "wf : 1 (constant)", on_pre=fixed_on_pre(st, st.streams),
+                name=f"bg{l}", namespace=ns,
+            )  # fmt: skip
+            syn.connect(i=i, j=j)
+            syn.wf = jump
+            objects[f"bg{l}"] = syn
+        if f"lat{l}" in st.fixed:
+            i, j, jump = st.fixed[f"lat{l}"]
+            if phases:
+                kw: dict[str, Any] = {"on_pre": fixed_on_pre(st, ("",))}
+            else:
+                kw = {
+                    "on_pre": {"pre": fixed_on_pre(st, ("h",)), "tpre": fixed_on_pre(st, ("t",))},
+                    "on_event": {"pre": "spike", "tpre": "tspike"},
+                }
+            syn = b2.Synapses(g, g, "wf : 1 (constant)", name=f"lat{l}", namespace=ns, **kw)
+            syn.connect(i=i, j=j)
+            syn.wf = jump
+            objects[f"lat{l}"] = syn
+
+
 def onset_reset(st: Structure, l: int) -> list[str]:
     """What layer ``l`` forgets at every sample onset: counts, potentials, filters."""
     cfg = st.cfg
@@ -646,6 +807,11 @@ BASELINE_CODE = (
     "r_eff = clip(1/(seen + 1e-9), rho, 1)*int(rho > 0)*live(t)\n"
     "pbar_h += r_eff*(kappa*n_h - pbar_h)\npbar_t += r_eff*(kappa*n_t - pbar_t)"
 )
+
+# Intrinsic plasticity (homeostasis): while training, the bias (mV) moves against the unit's
+# rate error, the mean rate of its two streams (Hz) minus the set point rate0 (Hz). Local: the
+# unit's own spike counts. eta_rate = 0 outside training or with target_rate = 0.
+HOMEOSTASIS_CODE = "b += -eta_rate*live(t)*((n_h + n_t)/(2*T/second) - rate0)"
 
 
 def _layer_learning(
@@ -689,6 +855,7 @@ def _layer_learning(
     baseline = BASELINE_CODE
     if l >= 1:
         baseline += "\nbase_h += r_eff*(A_h - base_h)\nbase_t += r_eff*(A_t - base_t)"
+        baseline += "\n" + HOMEOSTASIS_CODE
     g.run_regularly(
         baseline, dt=sample_dt, when="groups", order=ORDER_RESET - 1, name=f"layer{l}_baseline"
     )
@@ -732,8 +899,15 @@ def _layer_loss(b2: Any, st: Structure, l: int, ns: dict, sample_dt: Any, object
         )
 
 
+def input_record_dt(cfg: Any) -> float:
+    """Sampling interval (ms) of the recorded E and I input: INPUT_RECORD_DT, a multiple of dt."""
+    return max(round(INPUT_RECORD_DT / cfg.dt), 1) * cfg.dt
+
+
 def _monitors(b2: Any, st: Structure, record: bool, sample_dt: Any, objects: dict) -> None:
     """Per-sample counts and filtered potentials, the readout, and the recordings."""
+    from brian2 import ms
+
     cfg = st.cfg
     for l in range(1, st.n_hidden + 1):
         g = objects[f"layer{l}"]
@@ -746,10 +920,15 @@ def _monitors(b2: Any, st: Structure, record: bool, sample_dt: Any, objects: dic
         objects[f"spikes{l}"] = b2.SpikeMonitor(g, name=f"spikes{l}")
         if cfg.trace_units:
             k = min(cfg.trace_units, st.sizes[l])
-            var = "v_h" if cfg.mode == "compartments" else "v"
+            x = "_h" if cfg.mode == "compartments" else ""
             objects[f"trace{l}"] = b2.StateMonitor(
-                g, var, record=np.arange(k), when="end", name=f"trace{l}"
+                g, f"v{x}", record=np.arange(k), when="end", name=f"trace{l}"
             )
+            if cfg.synapse == "conductance":  # E and I drive apart, every INPUT_RECORD_DT
+                objects[f"inputs{l}"] = b2.StateMonitor(
+                    g, [f"Ie{x}", f"Ii{x}"], record=np.arange(k), dt=input_record_dt(cfg) * ms,
+                    when="end", name=f"inputs{l}",
+                )  # fmt: skip
     objects["mon_ro"] = b2.StateMonitor(
         objects["readout"], "o", record=True, dt=sample_dt, when="end", name="mon_ro"
     )

@@ -134,7 +134,7 @@ def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]
     scale of their fan-in, the readout the LeCun scale.
     """
     cfg = st.cfg
-    state = dale_signs(st, rng)
+    state = dale_signs(st.cfg, st.sizes, rng)
     gain = math.sqrt(2.0) if cfg.activation == "relu" else 1.0
     for name, pre_group, _ in st.projections:
         if name == "signal":

@@ -7,7 +7,7 @@ same weights as the data; every layer learns from a local comparison of the two 
 
 from neurosig.errors import ConfigError, DataError, DivergenceError, NeurosigError
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "ConfigError",

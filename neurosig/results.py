@@ -285,10 +285,18 @@ class TraceRecord:
 
 @dataclass(frozen=True)
 class LayerRecording:
-    """Spikes and, if recorded, membrane traces of one hidden layer."""
+    """Spikes and, if recorded, membrane traces of one hidden layer.
+
+    ``exc_input`` and ``inh_input`` are the excitatory and inhibitory synaptic drive of the
+    traced units (the terms ``ge (e_exc - v)`` and ``gi (e_inh - v)`` of the membrane equation,
+    in mV; the inhibitory one is <= 0), recorded by models with conductance-based synapses so
+    that E/I balance can be measured; None where a model does not separate them.
+    """
 
     spikes: SpikeRecord
     traces: TraceRecord | None = None
+    exc_input: TraceRecord | None = None
+    inh_input: TraceRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@
 # In this notebook you will
 #
 # 1. train the spiking model (`lif-sigprop-digits`) and BP (`bp-digits`) briefly,
-# 2. compute the report card of each, with repeated noisy trials for the Fano factor,
+# 2. compute the report card of each, with repeated trials for the Fano factor,
 # 3. print the cards and draw the report figure,
 # 4. read what the card says, and what it cannot say.
 #
@@ -74,16 +74,20 @@ for preset in ("lif-sigprop-digits", "bp-digits"):
 # %% [markdown]
 # ## 2. Repeated trials and the cards
 #
-# A Fano factor needs the *same* stimulus shown several times with noise. The default LIF
-# model receives constant currents, so repeats would be identical (Fano factor 0, which the
-# card would flag rather than report). `probe_trials` rebuilds the trained network with
-# Poisson input spike trains (the same mean drive) and shows each of 10 test stimuli
-# repeatedly for one second, so counting windows of 100 ms and 1 s both fit.
+# A Fano factor needs the *same* stimulus shown several times. `probe_trials` rebuilds the
+# trained network *as configured* and shows each of 10 test stimuli repeatedly for one second,
+# so counting windows of 100 ms and 1 s both fit. The variability is the model's own: its
+# Poisson input and background drive (a model with constant-current input and no background
+# repeats itself: the card flags identical repeats, and scores the small differences that
+# state carried over from the previous sample leaves as a Fano factor far below Poisson).
+# The probe also gives 1 s trains for the rate and ISI rows (the 50 ms training presentations
+# are too short for them) and, with conductance-based synapses, each traced unit's excitatory
+# and inhibitory input for the E/I balance rows.
 
 # %%
 n_repeats = 4 if QUICK else 10
-trials = probe_trials(results["lif-sigprop-digits"], n_repeats=n_repeats)
-sigprop_card = report_card(results["lif-sigprop-digits"], bp=results["bp-digits"], trials=trials)
+probe = probe_trials(results["lif-sigprop-digits"], n_repeats=n_repeats)
+sigprop_card = report_card(results["lif-sigprop-digits"], bp=results["bp-digits"], probe=probe)
 bp_card = report_card(results["bp-digits"], bp=results["bp-digits"])
 print(card_markdown([sigprop_card, bp_card]))
 

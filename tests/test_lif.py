@@ -12,7 +12,7 @@ from neurosig.analyses.audit import audit_brian_network
 from neurosig.cli import main
 from neurosig.config import check, experiment_from_dict
 from neurosig.errors import ConfigError
-from neurosig.models.lif import LIFConfig, build_lif
+from neurosig.models.lif import CURRENT_DRIVEN, LIFConfig, build_lif
 from neurosig.models.lif_input import spike_table
 from neurosig.models.lif_network import build_brian, equations_text, make_structure
 
@@ -24,6 +24,7 @@ VARIANTS = {
     "current": dict(encoding="current", slope="free-time", memory_rate=0.5),
     "surrogate-free": dict(rule="sp-surrogate", potential="free"),
     "biology": dict(synapse="conductance", dale=True, delay=1.0, p_connect=0.6, w_max=2.0),
+    "current-driven": CURRENT_DRIVEN,
     "mse-presented": dict(loss="mse", target_branch="presented", weight_decay=0.01),
 }
 
@@ -70,12 +71,30 @@ def test_learning_lowers_the_layer_loss_and_fits_a_separable_batch():
     centers = rng.standard_normal((3, 6)) * 2
     y = np.repeat(np.arange(3), 4)
     x = centers[y] + 0.3 * rng.standard_normal((12, 6))
-    cfg = LIFConfig(hidden=(8,), chunk=12, presentation=20.0, dt=0.5, target="numpy")
+    cfg = LIFConfig(
+        hidden=(8,), chunk=12, presentation=20.0, dt=0.5, target="numpy", **CURRENT_DRIVEN
+    )
     model = build_lif(cfg, 6, 3, np.random.default_rng(1))
     update_rng = np.random.default_rng(5)
     losses = [model.train_batch(x, y, update_rng)["layer1"] for _ in range(8)]
     assert np.mean(losses[-3:]) < 0.2 * losses[0], losses
     assert (model.predict(x)["target"] == y).mean() >= 11 / 12
+
+
+def test_the_cortical_default_learns_a_separable_batch_through_its_noise():
+    """The default (Poisson input, background, Dale's law, lateral inhibition, homeostasis):
+    the same blobs, presented longer; the layer loss falls and the target readout fits most of
+    the batch although every presentation draws new input and background spikes."""
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((3, 6)) * 2
+    y = np.repeat(np.arange(3), 4)
+    x = centers[y] + 0.3 * rng.standard_normal((12, 6))
+    cfg = LIFConfig(hidden=(16,), chunk=12, presentation=50.0, dt=0.5, target="numpy")
+    model = build_lif(cfg, 6, 3, np.random.default_rng(1))
+    update_rng = np.random.default_rng(5)
+    losses = [model.train_batch(x, y, update_rng)["layer1"] for _ in range(12)]
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:2]), losses
+    assert (model.predict(x)["target"] == y).mean() >= 10 / 12
 
 
 def test_standalone_gives_the_same_spikes_and_weights_as_the_runtime():
@@ -99,8 +118,9 @@ def test_runs_are_reproducible_and_seeds_change_the_spikes():
 
 def test_phase_mode_makes_the_same_first_update_as_two_compartments():
     # the same input draws, one stream after the other, from a full reset: the same update up
-    # to a spike that float round-off moves across a time step (the generated code differs)
-    cfg = LIFConfig(**SMALL, target="numpy")
+    # to a spike that float round-off moves across a time step (the generated code differs).
+    # Without background: the phases see different background spikes, the compartments share
+    cfg = LIFConfig(**SMALL, target="numpy", background_rate=0.0)
     a = _train(cfg, n_batches=1)
     b = _train(dataclasses.replace(cfg, mode="phases"), n_batches=1)
     w0 = build_lif(cfg, 6, 3, np.random.default_rng(1)).state["w1.w"]
@@ -211,7 +231,13 @@ def test_equations_are_readable_text():
     text = equations_text(LIFConfig())
     assert "dv_h/dt" in text and "dv_t/dt" in text
     assert "w += -lr_post*e_h_post*p_h_pre" in text
-    assert "us_h_post" not in text and "syn_h_post += w*psp" in text
+    assert "ge_h_post += clip(w, 0, inf)*g_exc" in text  # the default: conductances
+    assert "w = sgn_pre*clip(sgn_pre*w, 0, w_max)" in text  # Dale's law
+    assert "# background sources" in text and "b += -eta_rate" in text
+    current = equations_text(LIFConfig(**CURRENT_DRIVEN))
+    assert "us_h_post" not in current and "syn_h_post += w*psp" in current
+    assert "background" not in current and "sgn_pre" not in current
+    assert "b += -eta_rate" not in current
 
 
 @pytest.mark.parametrize(
@@ -224,6 +250,8 @@ def test_equations_are_readable_text():
         (dict(rate_max=20000.0 / 2), "rate_max"),
         (dict(chunk=15), "branch_every"),
         (dict(synapse="conductance", e_exc=-55.0), "e_exc"),
+        (dict(dale=False), "lateral_inhibition"),
+        (dict(background_rate=20000.0), "background_rate"),
     ],
 )
 def test_bad_parameters_are_clear_errors(fields, message):

@@ -11,9 +11,10 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurosig import results
-from neurosig.analyses import plausibility, weights
+from neurosig.analyses import activity, plausibility, weights
 from neurosig.analyses.plausibility import Reference, band, load_references, relative_band
 from neurosig.cli import main
 from neurosig.config import load_experiment
@@ -47,7 +48,7 @@ def lif():
 
 
 @pytest.fixture(scope="module")
-def lif_trials(lif):
+def lif_probe(lif):
     return plausibility.probe_trials(lif, n_repeats=4)
 
 
@@ -153,11 +154,23 @@ def test_seeds_combine_into_one_card_with_ci_over_seeds(sp_core):
     assert row.n == 2
 
 
-def test_spiking_card_measures_irregularity_and_trial_variability(lif, lif_trials, bp):
-    assert set(lif_trials) == {1}
-    assert lif_trials[1].attrs["n_trials"] == 40 and lif_trials[1].attrs["duration"] == 1.0
-    card = plausibility.report_card(lif, bp=bp, trials=lif_trials)
+def test_spiking_card_measures_irregularity_and_trial_variability(lif, lif_probe, bp):
+    # the probe runs the preset as configured (no injected Poisson input), for 1 s per trial
+    assert set(lif_probe.trains) == {1}
+    trains = lif_probe.trains[1]
+    assert trains.attrs["n_trials"] == 40 and trains.attrs["duration"] == 1.0
+    assert trains.attrs["n_repeats"] == 4
+    card = plausibility.report_card(lif, bp=bp, probe=lif_probe)
     assert np.isfinite(card.row("median_rate").value)
+    assert "measured on 40 trials of 1.0 s" in card.row("median_rate").note
+    exc = lif_probe.exc_input[1]
+    if exc is None:  # a model without conductance synapses
+        assert card.row("ei_correlation").band == "not applicable"
+    else:
+        assert exc.dims == ("trial", "unit", "time") and exc.sizes["trial"] == 40
+        assert exc.sizes["unit"] == plausibility.PROBE_TRACE_UNITS
+        assert float(lif_probe.inh_input[1].mean()) <= 0 <= float(exc.mean())
+        assert np.isfinite(card.row("ei_balance_index").value)
     assert card.row("fano_factor_1s").band != "not applicable"
     fano = card.row("fano_factor_100ms")
     # the Poisson control reads 1 (independent Poisson counts with the same means; 40 trials x
@@ -176,6 +189,29 @@ def test_spiking_card_measures_irregularity_and_trial_variability(lif, lif_trial
     without = plausibility.report_card(lif)
     assert without.row("fano_factor_100ms").band == "not applicable"
     assert "repeated trials" in without.row("fano_factor_100ms").note
+    assert "probe" in without.row("ei_balance_index").note
+    assert "recorded samples of 50 ms" in without.row("median_rate").note
+
+
+@pytest.mark.slow
+def test_probe_of_a_noise_free_model_adds_no_noise():
+    # constant-current input and no background: the probe adds no noise of its own. Repeats
+    # are identical (flagged) unless state carried over from the previous sample (running
+    # baselines) makes the first repeats differ slightly; either way there is no Poisson-like
+    # variability (an injected Poisson input gave Fano factors near 1)
+    quiet = _train(
+        "lif-sigprop-digits", model_encoding="current", model_background_rate=0.0,
+        model_synapse="current",
+    )  # fmt: skip
+    probe = plausibility.probe_trials(quiet, n_repeats=4)
+    card = plausibility.report_card(quiet, probe=probe)
+    for key in ("fano_factor_100ms", "fano_factor_1s"):
+        row = card.row(key)
+        if row.band == "flag":
+            assert "no intrinsic noise" in row.note, key
+        else:
+            assert row.value < 0.1 and row.band == "out", key
+    assert "current-based" in card.row("ei_correlation").note
 
 
 def test_report_command_writes_every_file(lif, bp, tmp_path, capsys):
@@ -295,3 +331,157 @@ def test_untrained_and_control_cards_have_no_unmarked_in_rows(sp_core, bp):
             assert name in ds
     untrained = plausibility.untrained_weights(sp_core)
     assert set(untrained) == set(plausibility.weight_blocks(sp_core))
+
+
+# -- the trial probe: E/I balance and spike statistics on long trials (synthetic) -------------
+
+
+def _regular_trains(rates, n_trials, duration, n_repeats=None):
+    """Each unit fires regularly at its rate (Hz, a whole number of spikes per trial), the same
+    in every trial: the rate of every train is known exactly."""
+    trial, unit, time = [], [], []
+    for u, rate in enumerate(rates):
+        t = (np.arange(round(rate * duration)) + 0.5) / rate
+        for k in range(n_trials):
+            trial += [k] * t.size
+            unit += [u] * t.size
+            time += list(t)
+    return activity.spike_trains(
+        trial, unit, time, n_trials, len(rates), duration, n_repeats=n_repeats
+    )
+
+
+def _spiking_result(trains):
+    """A Result whose recorded samples are ``trains`` (layer 1, activity their rates)."""
+    rec = results.SpikeRecord(
+        trains.trial.values, trains.unit.values, trains.time.values,
+        trains.attrs["n_trials"], trains.attrs["n_units"], 0.0, trains.attrs["duration"],
+    )  # fmt: skip
+    rates = activity.firing_rates(trains).transpose("trial", "unit").values
+    ds = xr.Dataset(
+        {"activity_layer1": (("sample", "layer1_unit"), rates, {"units": "Hz"})},
+        coords={"sample": np.arange(len(rates))},
+        attrs={results.SCHEMA_ATTR: results.SCHEMA_VERSION, "model": "lif"},
+    )
+    results._add_recordings(ds, results.Recordings((results.LayerRecording(rec),)), initial=False)
+    return ds
+
+
+def _ei_inputs(rng, n_trials=10, n_units=20, n_bins=200, noise=0.05):
+    """Excitatory and inhibitory drive (trial, unit, time) in mV that share one fluctuating
+    signal (mean 2, sd 0.5): E = s + noise, I = -(s + noise), independent noise of sd ``noise``,
+    so that the index is 0 and r = 0.25 / (0.25 + noise^2)."""
+    signal = 2.0 + 0.5 * rng.normal(size=(n_trials, n_units, n_bins))
+
+    def drive(values):
+        return xr.DataArray(
+            values, dims=("trial", "unit", "time"),
+            coords={"time": np.arange(n_bins) * 0.005}, attrs={"units": "mV", "bin": 0.005},
+        )  # fmt: skip
+
+    exc = signal + noise * rng.normal(size=signal.shape)
+    inh = -(signal + noise * rng.normal(size=signal.shape))
+    return drive(exc), drive(inh)
+
+
+def _probe(trains=None, exc=None, inh=None):
+    return plausibility.Probe({1: trains} if trains is not None else {}, {1: exc}, {1: inh})
+
+
+def test_balanced_co_varying_inputs_score_in_and_their_time_shuffle_does_not():
+    refs = load_references()
+    exc, inh = _ei_inputs(np.random.default_rng(0))
+    ds = _spiking_result(_regular_trains([40.0] * 4, 6, 0.05))
+    index, corr = plausibility._ei_rows(ds, 1, refs, _probe(exc=exc, inh=inh), None, seed=0)
+    assert index.key == "ei_balance_index" and corr.key == "ei_correlation"
+    # index 0 (E + I is noise only: se < 0.001), r = 0.25 / 0.2525 = 0.990 (se about 0.001)
+    assert index.value == pytest.approx(0.0, abs=0.01) and index.band == "in"
+    assert corr.value == pytest.approx(0.99, abs=0.01) and corr.band == "in"
+    assert index.n == corr.n == 20 and corr.low <= corr.value <= corr.high
+    # the shuffled control: r = 0 up to sampling (200 bins x 10 trials per unit: se 0.022 per
+    # unit, about 0.006 for the median of 20, so 0.05 is 8 se); the index has no time-shuffle
+    # control (a shuffle keeps the averages it compares)
+    assert abs(corr.control) < 0.05 and corr.control_band == "out"
+    assert "shuffled in time" in corr.control_kind
+    assert math.isnan(index.control) and index.control_kind.startswith("none")
+    assert "10 trials" in corr.note and "5 ms bins" in corr.note
+    # an untrained network that is as balanced makes both rows uninformative
+    same = _probe(exc=exc, inh=inh)
+    rows = plausibility._ei_rows(ds, 1, refs, same, same, seed=0)
+    assert [r.band for r in rows] == ["uninformative", "uninformative"]
+    assert rows[0].untrained == pytest.approx(index.value)
+    # excitation twice inhibition: index 1/3 (near), correlation unchanged
+    exc2 = exc * 2.0
+    index2, corr2 = plausibility._ei_rows(ds, 1, refs, _probe(exc=exc2, inh=inh), None, seed=0)
+    assert index2.value == pytest.approx(1 / 3, abs=0.01) and index2.band == "near"
+    assert corr2.value == pytest.approx(corr.value, abs=1e-9)
+
+
+def test_ei_rows_without_inputs_are_not_applicable_and_say_why():
+    refs = load_references()
+    ds = _spiking_result(_regular_trains([40.0] * 4, 6, 0.05))
+    rate = xr.Dataset({"activity_layer1": (("sample", "layer1_unit"), np.ones((4, 3)))})
+    for data, probe, why in (
+        (ds, None, "probe"),
+        (ds, _probe(), "current-based"),
+        (rate, None, "rate network"),
+    ):
+        rows = plausibility._ei_rows(data, 1, refs, probe, None, seed=0)
+        assert [r.key for r in rows] == list(plausibility.EI_KEYS)
+        for row in rows:
+            assert row.band == "not applicable" and math.isnan(row.value), why
+            assert why in row.note and row.control_kind
+
+
+def test_probe_bins_the_inputs_of_the_data_stream():
+    # 1.2 s recorded every 0.1 ms (a target phase after the 1 s data stream): 200 bins of 5 ms
+    values = np.broadcast_to(np.arange(12_000, dtype=float), (2, 3, 12_000))
+    record = results.TraceRecord(values, dt=1e-4, long_name="excitatory synaptic drive")
+    binned = plausibility._binned_input(record, duration=1.0)
+    assert binned.dims == ("trial", "unit", "time") and binned.shape == (2, 3, 200)
+    assert binned.attrs["bin"] == pytest.approx(0.005) and binned.attrs["units"] == "mV"
+    np.testing.assert_allclose(binned.values[0, 0, :2], [24.5, 74.5])  # means of 50 steps
+    assert float(binned.time[-1]) == pytest.approx(0.995)
+    assert plausibility._binned_input(None, 1.0) is None
+
+
+def _rows(ds, probe, untrained_probe=None):
+    refs = load_references()
+    rows = plausibility._activity_rows(ds, refs, probe, untrained_probe, 0)
+    return {(r.key, r.layer): r for r in rows}
+
+
+def test_spike_rows_use_the_probe_trials_when_they_last_at_least_1s():
+    # recorded: 50 ms samples at 40 Hz (2 spikes each); probe: 1 s trials, 7 units at 5 Hz and
+    # 3 at 25 Hz, the same in every repeat
+    ds = _spiking_result(_regular_trains([40.0] * 10, 6, 0.05))
+    rates = [5.0] * 7 + [25.0] * 3
+    long = _regular_trains(rates, 20, 1.0, n_repeats=4)
+    rows = _rows(ds, _probe(long))
+    assert rows["median_rate", 1].value == 5.0
+    assert rows["fraction_above_20hz", 1].value == pytest.approx(0.3)
+    assert rows["fraction_active", 1].value == pytest.approx(0.3)
+    assert rows["fraction_active", 1].n == 5  # stimuli: 20 trials of 4 repeats
+    assert rows["isi_cv", 1].value == pytest.approx(0.0, abs=1e-9)  # regular trains
+    for key in (*activity.TRIAL_STATISTICS, "fraction_active"):
+        assert "measured on 20 trials of 1.0 s" in rows[key, 1].note, key
+    assert "recorded" in rows["spikes_per_inference", 1].note  # one inference = one sample
+    # identical repeats: the probe measured a model without intrinsic noise
+    fano = rows["fano_factor_1s", 1]
+    assert fano.band == "flag" and "no intrinsic noise" in fano.note
+    # the Result holds no recording before training: the untrained probe is the untrained column
+    assert math.isnan(rows["median_rate", 1].untrained)
+    untrained = _regular_trains([4.0] * 10, 20, 1.0, n_repeats=4)
+    rows = _rows(ds, _probe(long), _probe(untrained))
+    assert rows["median_rate", 1].untrained == 4.0
+    assert rows["fraction_active", 1].untrained == 0.0
+    assert rows["isi_cv", 1].untrained == pytest.approx(0.0, abs=1e-9)
+    # trials shorter than 1 s: the recorded samples, as before, and the note says so
+    short = _regular_trains(rates, 20, 0.5, n_repeats=4)
+    for probe in (_probe(short), None):
+        rows = _rows(ds, probe)
+        assert rows["median_rate", 1].value == 40.0
+        assert rows["fraction_active", 1].value == 1.0
+        for key in (*activity.TRIAL_STATISTICS, "fraction_active"):
+            assert "measured on 6 recorded samples of 50 ms" in rows[key, 1].note, key
+        assert rows["ei_correlation", 1].band == "not applicable"
