@@ -1,7 +1,8 @@
 """Speed of the Brian2 LIF model (C++ standalone, one core): samples/s, compile time, spikes.
 
-The LIF model (``models/lif.py``, defaults of ``LIFConfig`` but Poisson input: two
-compartments, sp-voltage, dt = 0.1 ms, 50 ms per sample) is compiled once per network and fed
+The LIF model (``models/lif.py``, the defaults of ``LIFConfig``, the cortical regime: Poisson
+input from 5 units per feature, background, Dale's law, two compartments, sp-voltage,
+dt = 0.1 ms, 50 ms per sample) is compiled once per network and fed
 chunks of samples. This script measures, on one core (the program is compiled without OpenMP):
 
 1. training samples/s of a 784-500-10 network (the number the issue asks for), the median over
@@ -52,23 +53,27 @@ from neurosig.threads import limit_blas_threads  # noqa: E402
 DEFAULT_OUT = Path(__file__).parent / "results" / "lif-speed.md"
 TARGET_SAMPLES_PER_SECOND = 250.0  # issue 4, 784-500-10 at 50 ms / 0.1 ms on one core
 CSV_FIELDS = (
-    "section", "encoding", "hidden", "presentation_ms", "dt_ms", "phase", "samples_per_second",
+    "section", "regime", "hidden", "presentation_ms", "dt_ms", "phase", "samples_per_second",
     "min", "max",
     "repeats", "chunk", "input_spikes_per_sample", "hidden_spikes_per_sample", "compile_seconds",
 )  # fmt: skip
 
 
 def measure(
-    hidden: int, presentation: float, chunk: int, repeats: int, x, y, encoding: str = "poisson"
+    hidden: int, presentation: float, chunk: int, repeats: int, x, y, regime: str = "default"
 ) -> dict[str, Any]:
-    """Build one network, warm it up, time ``repeats`` training chunks and one evaluation."""
+    """Build one network, warm it up, time ``repeats`` training chunks and one evaluation.
+
+    ``regime``: ``"default"`` (the cortical regime) or ``"current-driven"``
+    (``models.lif.CURRENT_DRIVEN``, the default of 0.4.0)."""
     import numpy as np
 
-    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.lif import CURRENT_DRIVEN, LIFConfig, build_lif
     from neurosig.models.lif_input import make_chunk
     from neurosig.models.lif_network import FAR
 
-    cfg = LIFConfig(hidden=(hidden,), presentation=presentation, chunk=chunk, encoding=encoding)
+    fields = CURRENT_DRIVEN if regime == "current-driven" else {}
+    cfg = LIFConfig(hidden=(hidden,), presentation=presentation, chunk=chunk, **fields)
     rng = np.random.default_rng(0)
     model = build_lif(cfg, x.shape[1], 10, rng)
     start = time.perf_counter()
@@ -91,7 +96,7 @@ def measure(
     # the hidden counts are of the data compartment; the target compartment spikes as well
     rates = [chunk / t for t in times]
     return {
-        "encoding": encoding,
+        "regime": regime,
         "hidden": hidden,
         "presentation_ms": presentation,
         "dt_ms": cfg.dt,
@@ -110,7 +115,7 @@ def warm_compile_seconds(chunk: int, cache: str) -> float:
     code = (
         "import time, numpy as np\n"
         "from neurosig.models.lif import LIFConfig, build_lif\n"
-        f"cfg = LIFConfig(chunk={chunk}, encoding='poisson')\n"
+        f"cfg = LIFConfig(chunk={chunk})\n"
         "m = build_lif(cfg, 784, 10, np.random.default_rng(0))\n"
         "t = time.perf_counter(); m.ensure_program(); print(time.perf_counter() - t)\n"
     )
@@ -149,7 +154,7 @@ def main() -> int:
     else:
         os.environ["NEUROSIG_CACHE"] = old
     warm = warm_compile_seconds(args.chunk, cold_cache) if not args.quick else float("nan")
-    current = measure(main_hidden, 50.0, args.chunk, args.repeats, x, y, encoding="current")
+    current = measure(main_hidden, 50.0, args.chunk, args.repeats, x, y, regime="current-driven")
 
     # 3. sweeps (the usual cache: a second run of the script skips these compiles)
     by_hidden = [main] + [
@@ -170,8 +175,9 @@ def main() -> int:
         f"- generated {utc_now()} by `{command_line()}`",
         f"- brian2 {package_version('brian2')}, inputs: {inputs}",
         *machine_lines(),
-        '- LIFConfig defaults but Poisson input (`encoding = "poisson"`: two compartments, '
-        "sp-voltage, dt 0.1 ms, target branch every 10 samples), chunks of "
+        "- LIFConfig defaults (the cortical regime: Poisson input, 5 units per feature, "
+        "background, Dale's law, two compartments, sp-voltage, dt 0.1 ms, target branch every "
+        "10 samples), chunks of "
         f"{args.chunk} samples, median of {args.repeats} "
         "timed chunks after one warm-up chunk; wall time of whole chunks (input tables, "
         "file I/O, the C++ run)",
@@ -194,7 +200,7 @@ def main() -> int:
                     f"{main['predict'] / TARGET_SAMPLES_PER_SECOND:.2f}x",
                 ],
                 [
-                    'training, constant-current input (`encoding = "current"`)',
+                    "training, the current-driven form of 0.4.0 (`CURRENT_DRIVEN`)",
                     f"{statistics.median(current['train']):,.1f}",
                     f"{min(current['train']):,.1f}-{max(current['train']):,.1f}",
                     f"{statistics.median(current['train']) / TARGET_SAMPLES_PER_SECOND:.2f}x",
@@ -230,7 +236,7 @@ def main() -> int:
             for phase in ("train", "predict"):
                 vals = r[phase] if phase == "train" else [r[phase]]
                 rows.append({
-                    "section": section, "encoding": r["encoding"], "hidden": r["hidden"],
+                    "section": section, "regime": r["regime"], "hidden": r["hidden"],
                     "presentation_ms": r["presentation_ms"], "dt_ms": r["dt_ms"],
                     "phase": phase, "samples_per_second": statistics.median(vals),
                     "min": min(vals), "max": max(vals), "repeats": len(vals),

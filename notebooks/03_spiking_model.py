@@ -17,9 +17,13 @@
 # # The spiking model: signal propagation in leaky integrate-and-fire networks
 #
 # The third model family, `model = "lif"`, is a network of leaky integrate-and-fire (LIF)
-# neurons simulated by [Brian2](https://briansimulator.org). Each input feature drives the first
-# layer with a constant current, the mean drive of a Poisson train whose rate follows the pixel
-# intensity (`encoding = "poisson"` replays the trains themselves); the label enters at the front
+# neurons simulated by [Brian2](https://briansimulator.org). Its default is a cortical regime:
+# each input feature drives five input units with Poisson spike trains whose rate follows the
+# feature, units are excitatory or inhibitory (Dale's law), a Poisson background keeps the
+# layers noisy and homeostasis keeps their rates low. The preset trained here,
+# `lif-sigprop-digits`, uses the noise-free form of 0.4.0 instead (`CURRENT_DRIVEN`: each
+# feature drives the first layer with a constant current, the mean drive of its Poisson train),
+# which is quick and learns digits well but fires like a clock. The label enters at the front
 # as a *second* input of the same input neurons, and travels forward through the same synapses
 # as the data. Every hidden neuron carries the two streams in two compartments (`v_h`, `v_t`),
 # and every synapse learns once per sample from its presynaptic spike count and an error

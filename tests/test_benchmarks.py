@@ -358,8 +358,8 @@ def test_lif_speed_quick_run_writes_markdown_and_csv(tmp_path):
     assert {r["section"] for r in rows} == {"hidden", "presentation", "current"}
     for r in rows:
         assert float(r["samples_per_second"]) > 0
-        assert r["encoding"] == ("current" if r["section"] == "current" else "poisson")
-    poisson = [r for r in rows if r["encoding"] == "poisson" and r["phase"] == "train"]
+        assert r["regime"] == ("current-driven" if r["section"] == "current" else "default")
+    poisson = [r for r in rows if r["regime"] == "default" and r["phase"] == "train"]
     assert all(float(r["input_spikes_per_sample"]) > 0 for r in poisson)
 
 

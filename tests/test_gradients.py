@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from neurosig.activations import activation
-from neurosig.models.lif import LIFConfig, build_lif
+from neurosig.models.lif import CURRENT_DRIVEN, LIFConfig, build_lif
 from neurosig.models.lif_input import intensity
 from neurosig.models.rate import RateConfig
 from neurosig.models.rate_network import init_state, make_chunk, make_structure
@@ -297,13 +297,15 @@ def lif_case(cfg: LIFConfig, seed: int = 0):
 
 
 def lif_config(**kw) -> LIFConfig:
-    """Layer 1 of a tiny network; no running baselines (their centring is not a gradient)."""
+    """Layer 1 of a tiny network in the current-driven form (constant currents, current
+    synapses, no background or homeostasis: docs/learning-rules.md); no running baselines
+    (their centring is not a gradient)."""
     return LIFConfig(
         **{
+            **CURRENT_DRIVEN,
             "hidden": (4,),
             "chunk": 3,
             "dt": 0.5,
-            "encoding": "current",
             "baseline": 0.0,
             "branch_every": 1,
             "temperature": 1.0,

@@ -119,8 +119,10 @@ def test_runs_are_reproducible_and_seeds_change_the_spikes():
 def test_phase_mode_makes_the_same_first_update_as_two_compartments():
     # the same input draws, one stream after the other, from a full reset: the same update up
     # to a spike that float round-off moves across a time step (the generated code differs).
-    # Without background: the phases see different background spikes, the compartments share
-    cfg = LIFConfig(**SMALL, target="numpy", background_rate=0.0)
+    # Without background (the phases see different background spikes, the compartments share
+    # them) and without local inhibition (with it the first updates correlate at 0.91 only, not
+    # yet explained: phase mode with lateral_inhibition is not claimed equivalent)
+    cfg = LIFConfig(**SMALL, target="numpy", background_rate=0.0, lateral_inhibition=0.0)
     a = _train(cfg, n_batches=1)
     b = _train(dataclasses.replace(cfg, mode="phases"), n_batches=1)
     w0 = build_lif(cfg, 6, 3, np.random.default_rng(1)).state["w1.w"]
@@ -140,6 +142,7 @@ def test_lif_neuron_fires_at_the_analytic_rate(drive):
         input_gain=0.0,
         target="standalone",  # (Brian2's runtime clocks can overrun a 25,000-step run's end)
         trace_units=0,
+        **CURRENT_DRIVEN,  # no background: the drive is the bias alone
     )
     model = build_lif(cfg, 2, 2, np.random.default_rng(0))
     model.state["layer1.b"][:] = drive
@@ -152,7 +155,9 @@ def test_lif_neuron_fires_at_the_analytic_rate(drive):
 
 
 def test_a_neuron_below_threshold_stays_silent():
-    cfg = LIFConfig(hidden=(3,), chunk=1, input_offset=0.0, input_gain=0.0, target="numpy")
+    cfg = LIFConfig(
+        hidden=(3,), chunk=1, input_offset=0.0, input_gain=0.0, target="numpy", **CURRENT_DRIVEN
+    )
     model = build_lif(cfg, 2, 2, np.random.default_rng(0))
     model.state["layer1.b"][:] = 14.0  # theta = 15 mV
     assert model.hidden_activity(np.zeros((1, 2)))[0].sum() == 0
