@@ -521,8 +521,15 @@ def _ei_inputs(probe: Probe | None, layer: int) -> tuple[xr.DataArray, xr.DataAr
 def _ei_unit_values(exc: xr.DataArray, inh: xr.DataArray) -> dict[str, np.ndarray]:
     """Balance index and E/I correlation of every traced unit: :func:`activity.ei_balance` over
     the time of each trial, then the mean over trials (NaN trials, e.g. constant input,
-    skipped)."""
+    skipped).
+
+    A conductance synapse's drive reverses sign when the potential crosses its reversal
+    potential (an inhibitory synapse depolarises below ``e_inh``, e.g. under a strongly
+    negative bias): such trials have no excitatory/inhibitory split and count as NaN."""
+    reversed_ = (exc.mean("time") < 0) | (inh.mean("time") > 0)
+    exc, inh = exc.where(~reversed_, 0.0), inh.where(~reversed_, 0.0)
     b = activity.ei_balance(exc, inh, dim="time")
+    b = b.where(~reversed_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN units stay NaN
         return {

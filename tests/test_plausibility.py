@@ -485,3 +485,15 @@ def test_spike_rows_use_the_probe_trials_when_they_last_at_least_1s():
         for key in (*activity.TRIAL_STATISTICS, "fraction_active"):
             assert "measured on 6 recorded samples of 50 ms" in rows[key, 1].note, key
         assert rows["ei_correlation", 1].band == "not applicable"
+
+
+def test_ei_rows_skip_trials_whose_inhibitory_drive_reversed():
+    """Below e_inh an inhibitory conductance depolarises (mean I drive > 0): such a trial has no
+    E/I split, is left out of its unit's mean, and does not stop the card."""
+    rng = np.random.default_rng(0)
+    e = xr.DataArray(rng.uniform(4, 6, (3, 2, 40)), dims=("trial", "unit", "time"))
+    i = -0.5 * e
+    i[0, 1] = 2.0  # unit 1, trial 0: reversed
+    values = plausibility._ei_unit_values(e, i)
+    np.testing.assert_allclose(values["ei_balance_index"], [1 / 3, 1 / 3])
+    np.testing.assert_allclose(values["ei_correlation"], [1.0, 1.0])
