@@ -91,8 +91,8 @@ The cortical regime (the defaults; every part can be switched off, ``CURRENT_DRI
 * **Dale's law** (``dale``, ``exc_fraction``): every unit of the input and hidden layers is
   excitatory or inhibitory and its outgoing weights keep their sign (the bound after every
   update). Of every feature's input units the last ``round((1 - exc_fraction) * copies)`` are
-  inhibitory, so each feature can excite and inhibit each hidden unit (measured on digits,
-  2 epochs, validation: one unit per feature, signed at random, 47 % target readout; five, 80 %);
+  inhibitory, so each feature can excite and inhibit each hidden unit (with one unit per
+  feature, whole features are one or the other: far worse on digits in exploratory runs);
 * **local inhibition** (``lateral_inhibition``, ``lateral_p``): fixed synapses from the
   inhibitory units of a layer onto the other units of that layer, per stream (a unit's
   data-stream spikes inhibit data compartments, its target-stream spikes target compartments);
@@ -105,8 +105,9 @@ The cortical regime (the defaults; every part can be switched off, ``CURRENT_DRI
 * **homeostasis** (``target_rate``, ``homeostasis``; **added by neurosig**, not part of
   sigprop and not a gradient of the loss): while training, every hidden unit's bias moves
   against its rate error, ``db = -homeostasis (rate - target_rate)`` per sample, from its own
-  spike counts. Without it the rule drives the layer to 55-60 Hz within 2 epochs (measured on
-  digits), since the ``silent`` slope stops the loss's gradient at a unit that fires;
+  spike counts. Without it the rule drives the layer to high rates within 2 epochs
+  (exploratory runs on digits), since the ``silent`` slope stops the loss's gradient at a unit
+  that fires;
 * **recording**: with conductance synapses, the record program also samples the excitatory and
   inhibitory drive ``ge (e_exc - v)`` and ``gi (e_inh - v)`` of the traced units every
   ``INPUT_RECORD_DT`` (:class:`neurosig.results.LayerRecording`), for the card's E/I rows.

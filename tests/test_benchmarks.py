@@ -381,3 +381,18 @@ def test_analysis_speed_quick_run_writes_markdown_and_csv(tmp_path):
         "analyses", "untrained activity (older Results)", "trial probe", "figure and files"
     }  # fmt: skip
     assert all(float(r["seconds"]) > 0 for r in rows)
+
+
+def test_poisson_ceiling_shows_what_the_encoding_removes(tmp_path):
+    """digits, 2 draws: the noise-free rates read better than one Poisson unit per feature,
+    and five units per feature read better than one."""
+    out = tmp_path / "ceiling.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "poisson_ceiling.py"), "--datasets", "digits",
+         "--copies", "1", "5", "--seeds", "2", "--out", str(out), "--allow-dirty"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cells = _cells(out.read_text(), "digits")
+    rates, one, five = (float(c.split(" ")[0]) for c in cells[1:4])
+    assert rates > five > one
