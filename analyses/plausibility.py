@@ -891,6 +891,18 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             )
             extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))
             bp_pair = (bp_act, extras["rdm_bp"])
+    # a sparse spiking layer can be silent on a stimulus: a constant pattern has no correlation
+    # distance, so such stimuli leave every representation compared (noted on the rows)
+    patterns = [act, untrained[layer]] + ([bp_act] if bp_act is not None else [])
+    keep = np.logical_and.reduce([np.ptp(a, axis=1) > 0 for a in patterns])
+    dropped = int((~keep).sum())
+    if dropped:
+        act, labels = act[keep], labels[keep]
+        untrained = {**untrained, layer: untrained[layer][keep]}
+        if bp_act is not None:
+            bp_act = bp_act[keep]
+            extras["rdm_bp"] = np.asarray(representation.rdm(bp_act))
+            bp_pair = (bp_act, extras["rdm_bp"])
     extras["rdm"] = np.asarray(representation.rdm(act))
     control_v = _geometry_controls(act, labels, bp_pair, seed)
     extras["rdm_untrained"] = np.asarray(representation.rdm(untrained[layer]))
@@ -935,6 +947,8 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             note = f"untrained {u:.3g}; BP's activity is signed: no reference end"
         if key == "rdm_correlation":
             note += f"; permutation p = {model_v['rdm_p_value'][0]:.3g}"
+        if dropped:
+            note += f"; {dropped} stimuli with a constant (e.g. silent) pattern left out"
         c, kind = control_v.get(key, (math.nan, ""))
         c_score = (c - u) / (b - u) if np.isfinite(b) and b != u else math.nan
         u_score = 0.0 if np.isfinite(b) and b != u else math.nan

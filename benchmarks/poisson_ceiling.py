@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- generated {common.utc_now()} by `{common.command_line()}`, commit {commit}",
         f"- encoding: LIFConfig defaults (rate_max {cfg.rate_max:g} Hz, presentation "
-        f"{cfg.presentation:g} ms, a(x) = clip({cfg.input_offset:g} + {cfg.input_gain:g} x, 0, 1)); "
+        f"{cfg.presentation:g} ms, "
+        f"a(x) = clip({cfg.input_offset:g} + {cfg.input_gain:g} x, 0, 1)); "
         f"{opts.seeds} Poisson draws per cell; logistic regression (C = 0.1, standardised)",
         *common.machine_lines(),
         "",

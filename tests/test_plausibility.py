@@ -497,3 +497,15 @@ def test_ei_rows_skip_trials_whose_inhibitory_drive_reversed():
     values = plausibility._ei_unit_values(e, i)
     np.testing.assert_allclose(values["ei_balance_index"], [1 / 3, 1 / 3])
     np.testing.assert_allclose(values["ei_correlation"], [1.0, 1.0])
+
+
+def test_geometry_leaves_out_stimuli_on_which_the_layer_is_silent(bp):
+    """A sparse layer may not fire at all on a stimulus: its pattern has no correlation
+    distance. Such stimuli leave every compared representation, and the rows say so."""
+    ds = bp.copy(deep=True)
+    last = results.layers(ds)[-1]
+    ds[f"activity_layer{last}"][:3] = 0.0
+    card = plausibility.report_card(ds, bp=bp)
+    row = card.row("rdm_correlation")
+    assert np.isfinite(row.value) and "3 stimuli" in row.note
+    assert card.row("cka").n == len(results.labels(bp)) - 3
