@@ -893,7 +893,7 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             bp_pair = (bp_act, extras["rdm_bp"])
     # a sparse spiking layer can be silent on a stimulus: a constant pattern has no correlation
     # distance, so such stimuli leave every representation compared (noted on the rows)
-    patterns = [act, untrained[layer]] + ([bp_act] if bp_act is not None else [])
+    patterns = [act] + ([bp_act] if bp_act is not None else [])
     keep = np.logical_and.reduce([np.ptp(a, axis=1) > 0 for a in patterns])
     dropped = int((~keep).sum())
     if dropped:
@@ -905,11 +905,23 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             bp_pair = (bp_act, extras["rdm_bp"])
     extras["rdm"] = np.asarray(representation.rdm(act))
     control_v = _geometry_controls(act, labels, bp_pair, seed)
-    extras["rdm_untrained"] = np.asarray(representation.rdm(untrained[layer]))
+    # the untrained end of the scale: undefined where the untrained layer is silent (or
+    # constant) on a compared stimulus
+    untrained_ok = bool(np.all(np.ptp(untrained[layer], axis=1) > 0))
+    n = len(labels)
+    extras["rdm_untrained"] = (
+        np.asarray(representation.rdm(untrained[layer]))
+        if untrained_ok
+        else np.full((n, n), np.nan)
+    )
     extras["labels"] = labels
     model_v = _geometry_values(act, extras["rdm"], labels, bp_pair, seed)
-    untrained_v = _geometry_values(
-        untrained[layer], extras["rdm_untrained"], labels, bp_pair, seed, with_ci=False
+    untrained_v = (
+        _geometry_values(
+            untrained[layer], extras["rdm_untrained"], labels, bp_pair, seed, with_ci=False
+        )
+        if untrained_ok
+        else {}
     )
     bp_v = {}
     if bp_pair is not None:
@@ -949,6 +961,8 @@ def _geometry_rows(ds, references, bp, seed, extras) -> list[CardRow]:
             note += f"; permutation p = {model_v['rdm_p_value'][0]:.3g}"
         if dropped:
             note += f"; {dropped} stimuli with a constant (e.g. silent) pattern left out"
+        if not untrained_ok:
+            note += "; the untrained layer is silent (constant) on some stimuli: no untrained end"
         c, kind = control_v.get(key, (math.nan, ""))
         c_score = (c - u) / (b - u) if np.isfinite(b) and b != u else math.nan
         u_score = 0.0 if np.isfinite(b) and b != u else math.nan

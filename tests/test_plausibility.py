@@ -509,3 +509,16 @@ def test_geometry_leaves_out_stimuli_on_which_the_layer_is_silent(bp):
     row = card.row("rdm_correlation")
     assert np.isfinite(row.value) and "3 stimuli" in row.note
     assert card.row("cka").n == len(results.labels(bp)) - 3
+
+
+def test_a_silent_untrained_layer_leaves_the_geometry_scale_without_its_untrained_end(bp):
+    """The cortical LIF default is silent before training (balanced input, zero biases): the
+    untrained end of the geometry scale is undefined, and the card says so instead of failing."""
+    ds = bp.copy(deep=True)
+    last = results.layers(ds)[-1]
+    assert f"initial_activity_layer{last}" in ds
+    ds[f"initial_activity_layer{last}"][:] = 0.0
+    card = plausibility.report_card(ds, bp=bp)
+    row = card.row("cka")
+    assert np.isfinite(row.value) and math.isnan(row.untrained)
+    assert "no untrained end" in row.note
