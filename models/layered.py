@@ -236,14 +236,12 @@ class LayeredStructure:
 # --------------------------------------------------------------------------------------------
 
 
-def dale_signs(
-    cfg: Any, sizes: list[int], rng: np.random.Generator, first: int = 1
-) -> dict[str, np.ndarray]:
-    """``layer<l>.sgn`` of layers ``first`` .. L (sizes ``sizes[l]``): +1 excitatory, -1
+def dale_signs(cfg: Any, sizes: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``layer<l>.sgn`` of every hidden layer (sizes ``sizes[l]``, l >= 1): +1 excitatory, -1
     inhibitory (Dale's law), with ``1 - exc_fraction`` of the units inhibitory when
-    ``cfg.dale``, all +1 otherwise. ``first = 0`` signs the input layer too."""
+    ``cfg.dale``, all +1 otherwise."""
     signs = {}
-    for l in range(first, len(sizes)):
+    for l in range(1, len(sizes)):
         n = sizes[l]
         sign = np.ones(n)
         if cfg.dale:

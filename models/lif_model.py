@@ -219,8 +219,7 @@ class LIFModel(LayeredBrianModel):
                     "membrane potential (data compartment)",
                 )  # fmt: skip
             if layer <= len(inputs):
-                every = input_record_dt(cfg) / cfg.dt  # steps between samples of the inputs
-                per_sample = int(round(st.steps_per_sample / every))
+                per_sample = st.steps_per_sample // round(input_record_dt(cfg) / cfg.dt)
                 dt_in = input_record_dt(cfg) * 1e-3
                 i_e, i_i = inputs[layer - 1]
                 exc = _per_sample(i_e, len(x), per_sample, dt_in, "excitatory synaptic drive")

@@ -87,7 +87,7 @@ class Structure(LayeredStructure):
 
     table_rows: int = 0  # rows of the input spike-time tables
     bg_rows: int = 0  # rows of the background spike-time tables
-    signs: dict[str, np.ndarray] = field(default_factory=dict)  # layer<l>.sgn (Dale's law)
+    signs: dict[str, np.ndarray] = field(default_factory=dict)  # layer<l>.sgn (+1 without Dale)
     # fixed synapses by name (bg<l>: background sources -> layer l; lat<l>: the inhibitory
     # units of layer l -> layer l): (pre, post, jump of the drive per spike in mV, signed)
     fixed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -135,8 +135,9 @@ def make_structure(
     lam = cfg.rate_max * si(cfg, "presentation") * chunk * phases
     lam_bg = cfg.background_rate * si(cfg, "presentation") * chunk * phases
     conn = connectivity(pairs, cfg.p_connect, rng, dense=("w_ro",))
-    # Dale's law signs every layer, the input layer too (its units are a spiking population)
-    signs = input_signs(cfg, n_in) | dale_signs(cfg, sizes, rng) if cfg.dale else {}
+    # Dale's law signs every layer, the input layer too (its units are a spiking population);
+    # without it the hidden units are all +1 (no draws)
+    signs = (input_signs(cfg, n_in) if cfg.dale else {}) | dale_signs(cfg, sizes, rng)
     return Structure(
         cfg=cfg,
         n_in=n_in,
@@ -204,7 +205,7 @@ def init_state(st: Structure, rng: np.random.Generator) -> dict[str, np.ndarray]
     the signal projection S as a (features, classes) matrix."""
     C = st.n_classes
     state = {"signal.w": rng.standard_normal((C, st.n_in)).T}
-    state |= st.signs or dale_signs(st.cfg, st.sizes, rng)
+    state |= st.signs
     for name, pre_group, _ in st.projections:
         std = math.sqrt(2.0 / fan_in(st, pre_group))
         w = initial_weights(st, name, pre_group, std, state, rng)
@@ -397,7 +398,7 @@ def error_code(st: Structure) -> str:
     return "\n".join(lines)
 
 
-def plasticity_code(st: Structure, name: str, pre: str) -> str:
+def plasticity_code(st: Structure, name: str) -> str:
     """The weight update of projection ``name``, once per sample."""
     if name == "w_ro":
         code = ["w += -lr_post*e_o_post*n_h_pre"]
@@ -412,7 +413,7 @@ def plasticity_code(st: Structure, name: str, pre: str) -> str:
     return "\n".join(code)
 
 
-def branch_code(st: Structure, pre: str) -> str:
+def branch_code(st: Structure) -> str:
     """The all-class target branch, accumulated over ``branch_every`` samples."""
     terms = " + ".join(f"Ec{c}_post*mp{c}_pre" for c in range(st.n_classes))
     return f"w += -lr_post*({terms})\n" + bound_code(st.cfg.dale)
@@ -493,7 +494,7 @@ def equations_text(cfg: Any, n_in: int = 4, n_classes: int = 3) -> str:
     parts.append(f"# error factors\n{loss.error}")
     for name, pre, post in st.projections:
         parts.append(f"# {name}: {pre} -> {post}, on a presynaptic spike\n{on_pre_code(st, s0)}")
-        parts.append(f"# {name}: learning, once per sample\n{plasticity_code(st, name, pre)}")
+        parts.append(f"# {name}: learning, once per sample\n{plasticity_code(st, name)}")
     if cfg.target_rate > 0:
         parts.append(f"# homeostasis of each hidden unit's bias, per sample\n{HOMEOSTASIS_CODE}")
     if st.background:
@@ -708,18 +709,12 @@ def _projections(b2: Any, st: Structure, ns: dict, sample_dt: Any, objects: dict
             else:
                 code = f"Ix_h_post += w*n_h_pre*{scale}\nIx_t_post += w*n_t_pre*{scale}"
             kw.update(on_pre=code, on_event="onset")
-        elif phases:
-            kw.update(on_pre=on_pre_code(st, ""), delay=delay)
         else:
-            kw.update(
-                on_pre={"pre": on_pre_code(st, "h"), "tpre": on_pre_code(st, "t")},
-                on_event={"pre": "spike", "tpre": "tspike"},
-                delay={"pre": delay, "tpre": delay},
-            )
+            kw.update(stream_pathways(st, lambda s: on_pre_code(st, s), delay))
         syn = b2.Synapses(objects[pre], objects[post], model, name=name, namespace=ns, **kw)
         syn.connect(i=i, j=j)
         syn.run_regularly(
-            plasticity_code(st, name, pre),
+            plasticity_code(st, name),
             dt=sample_dt,
             when="groups",
             order=ORDER_PLASTIC,
@@ -727,7 +722,7 @@ def _projections(b2: Any, st: Structure, ns: dict, sample_dt: Any, objects: dict
         )
         if name != "w_ro" and st.all_classes and cfg.branch_every > 1:
             syn.run_regularly(
-                branch_code(st, pre),
+                branch_code(st),
                 dt=cfg.branch_every * sample_dt,
                 when="groups",
                 order=ORDER_PLASTIC + 1,
@@ -740,7 +735,6 @@ def _fixed_synapses(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
     """The background sources of every hidden layer (replaying their spike-time tables) and
     the fixed synapses: background -> layer (one spike reaches both compartments, so the two
     streams share their noise) and the layer's inhibitory units -> the layer (per stream)."""
-    phases = st.cfg.mode == "phases"
     for l in range(1, st.n_hidden + 1):
         g = objects[f"layer{l}"]
         if f"bg{l}" in st.fixed:
@@ -764,17 +758,25 @@ def _fixed_synapses(b2: Any, st: Structure, ns: dict, objects: dict) -> None:
             objects[f"bg{l}"] = syn
         if f"lat{l}" in st.fixed:
             i, j, jump = st.fixed[f"lat{l}"]
-            if phases:
-                kw: dict[str, Any] = {"on_pre": fixed_on_pre(st, ("",))}
-            else:
-                kw = {
-                    "on_pre": {"pre": fixed_on_pre(st, ("h",)), "tpre": fixed_on_pre(st, ("t",))},
-                    "on_event": {"pre": "spike", "tpre": "tspike"},
-                }
+            kw = stream_pathways(st, lambda s: fixed_on_pre(st, (s,)))
             syn = b2.Synapses(g, g, "wf : 1 (constant)", name=f"lat{l}", namespace=ns, **kw)
             syn.connect(i=i, j=j)
             syn.wf = jump
             objects[f"lat{l}"] = syn
+
+
+def stream_pathways(st: Structure, code: Any, delay: Any = None) -> dict[str, Any]:
+    """Synapses keywords that carry a presynaptic layer's spikes of every stream: one pathway
+    (phase mode), or a data pathway on ``spike`` and a target pathway on ``tspike``, each
+    running ``code(stream)`` on the postsynaptic side, with ``delay`` if given."""
+    if st.cfg.mode == "phases":
+        kw: dict[str, Any] = {"on_pre": code("")}
+        return kw if delay is None else kw | {"delay": delay}
+    kw = {
+        "on_pre": {"pre": code("h"), "tpre": code("t")},
+        "on_event": {"pre": "spike", "tpre": "tspike"},
+    }
+    return kw if delay is None else kw | {"delay": {"pre": delay, "tpre": delay}}
 
 
 def onset_reset(st: Structure, l: int) -> list[str]:
