@@ -68,8 +68,8 @@ def make_results(quick: bool, workdir: Path):
     )
     bp = load_experiment("bp-digits").replace(name="bp-card", model_hidden=[hidden], **common)
     return (
-        train(lif, out=workdir / "lif.nc", progress=False),
-        train(bp, out=workdir / "bp.nc", progress=False),
+        train(lif, out=workdir / "lif.nc", progress=False, overwrite=True),
+        train(bp, out=workdir / "bp.nc", progress=False, overwrite=True),
         f"{'64' if quick else '784'}-{hidden}-10",
         n_record,
     )

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from neurosig import interrupts
+
 TARGETS = ("standalone", "cython", "numpy")
 
 REPRODUCIBLE_ENV = "NEUROSIG_REPRODUCIBLE"
@@ -158,6 +160,18 @@ def _drop_interpreter_dirs(prefs: Any) -> None:
         prefs[key] = [d for d in prefs[key] if not str(d).startswith(sys.prefix)]
 
 
+@contextlib.contextmanager
+def _user_interrupt() -> Iterator[None]:
+    """A compiler or binary that died of the user's Ctrl-C (the same process group) makes
+    Brian2 raise "compilation failed" or "run failed": report it as the interrupt it is."""
+    try:
+        yield
+    except RuntimeError:
+        if interrupts.requested():
+            raise KeyboardInterrupt from None
+        raise
+
+
 @dataclass
 class Built:
     """What a model's ``build`` callback returns: named Brian2 objects and one run's length.
@@ -238,7 +252,10 @@ class BrianProgram:
             net = brian2.Network(list(self.built.objects.values()))
             self.built.network = net
             net.run(self.built.duration)
-            brian2.device.build(directory=str(project), compile=True, run=False, with_output=False)
+            with _user_interrupt():
+                brian2.device.build(
+                    directory=str(project), compile=True, run=False, with_output=False
+                )
             # This process runs its own copy of the binary and its data: processes that share
             # the cached build never touch each other's per-batch files (run_args arrays are
             # named by content, so two processes could otherwise delete each other's files).
@@ -288,12 +305,13 @@ class BrianProgram:
             for name, value in timed.items():
                 run_args[self.built.timed[name]] = np.asarray(value, dtype=float)
             device = brian2.get_device()
-            device.run(
-                directory=str(self._project),
-                results_directory=self._results,
-                with_output=False,
-                run_args=run_args,
-            )
+            with _user_interrupt():
+                device.run(
+                    directory=str(self._project),
+                    results_directory=self._results,
+                    with_output=False,
+                    run_args=run_args,
+                )
             static = self._project / "static_arrays"
             for fname in list(device.run_args_arrays):
                 with contextlib.suppress(FileNotFoundError):

@@ -9,14 +9,16 @@ divergence) ends in one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from neurosig.errors import NeurosigError
+from neurosig.errors import Interrupted, NeurosigError, os_error_message
 
 
 def _experiment_from_args(args: argparse.Namespace):
@@ -64,14 +66,52 @@ def _reference_from_arg(text: str | None) -> dict[str, str] | None:
     return out
 
 
+def _free_sibling(path: Path) -> Path:
+    """``run.nc`` -> the first of ``run-2.nc``, ``run-3.nc``, ... that does not exist."""
+    n = 2
+    while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def _train_output(args: argparse.Namespace, exp) -> Path:
+    """Where ``train`` writes: ``--out``, or ``results/NAME-seedS.nc``; an existing file there
+    is kept (the run goes to a free sibling, and says so) unless ``--overwrite``."""
+    from neurosig.errors import ConfigError
+
+    if args.out:
+        out = Path(args.out)
+    else:
+        if not _SAFE_NAME.fullmatch(exp.name):
+            raise ConfigError(
+                f"name = {exp.name!r}: the name becomes the file results/NAME-seedS.nc; use "
+                "letters, digits, '.', '-', '_' and spaces only (no '/', not starting with '.'), "
+                "or give --out"
+            )
+        out = Path("results") / f"{exp.name}-seed{exp.train.seed}.nc"
+    if out.exists() and not out.is_dir() and not args.overwrite:
+        new = _free_sibling(out)
+        print(
+            f"neurosig: {out} already exists and is kept; this run is written to {new} "
+            "(--overwrite replaces it instead)",
+            file=sys.stderr,
+        )
+        out = new
+    return out
+
+
+# a name that is one file name: no folder separators, not hidden, printable
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\- ]*")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from neurosig.results import samples_per_second
     from neurosig.train import train
 
     _set_reproducible(args)
     exp = _experiment_from_args(args)
-    out = Path(args.out) if args.out else Path("results") / f"{exp.name}-seed{exp.train.seed}.nc"
-    ds = train(exp, out=out, progress=not args.quiet)
+    out = _train_output(args, exp)
+    ds = train(exp, out=out, progress=not args.quiet, overwrite=args.overwrite)
     per_epoch = samples_per_second(ds)
     print(
         f"{exp.name}: test accuracy after {per_epoch.size} epochs: {_accuracy_line(ds)}; "
@@ -164,11 +204,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from neurosig.analyses.report import write_report
+    from neurosig.atomic import check_writable
     from neurosig.results import load_result
 
     results = [load_result(p) for p in args.results]
     baselines = [load_result(p) for p in args.baselines]
     out = Path(args.out) if args.out else Path(args.results[0]).with_suffix("") / "report"
+    check_writable(out / "report.md")  # before the work, not after it
     progress = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     cards = write_report(
         results,
@@ -186,7 +228,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from neurosig.errors import ConfigError
+    from neurosig.atomic import check_writable
+    from neurosig.errors import ConfigError, Interrupted
     from neurosig.paired import difference_rows, differences_markdown, write_differences
     from neurosig.sweep import export_sweep, load_sweep, run_sweep, sweep_status
 
@@ -196,6 +239,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.action == "export":
         if args.diffs and Path(args.diffs).suffix not in (".md", ".csv"):
             raise ConfigError(f"--diffs {args.diffs}: give a .md or a .csv file")
+        for target in (args.out, args.diffs):
+            if target:
+                check_writable(target)
         ds = export_sweep(args.store, args.out, _reference_from_arg(args.reference))
         dims = ", ".join(f"{d} {n}" for d, n in ds.sizes.items())
         print(f"{args.out}: {ds.attrs['points_done']} points done ({dims})")
@@ -223,13 +269,45 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     store = Path(args.store or Path("results") / "sweeps" / f"{sweep.name}.zarr")
     shape = " x ".join(f"{n} {d}" for d, n in zip(sweep.dims, sweep.shape, strict=True))
     print(f"sweep {sweep.name!r}: {sweep.n_points} points ({shape}) -> {store}", file=sys.stderr)
-    run_sweep(sweep, store, args.executor, workers=args.workers, progress=not args.quiet)
+    try:
+        run_sweep(sweep, store, args.executor, workers=args.workers, progress=not args.quiet)
+    except KeyboardInterrupt:
+        done = sweep_status(store).done if store.exists() else 0
+        raise Interrupted(
+            f"interrupted; {done} of {sweep.n_points} points are saved in {store}; run the same "
+            "command again to run the rest"
+        ) from None
     status = sweep_status(store)
     print(status)
     if status.failed:
         print("neurosig: re-run the same command to retry the failed points", file=sys.stderr)
         return 1
     return 0
+
+
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--out", help="result file (.nc); default results/NAME-seedS.nc")
+    p.add_argument(
+        "--out",
+        help="result file (.nc); default results/NAME-seedS.nc. An existing file is kept: the "
+        "run goes to NAME-2.nc (and says so) unless --overwrite",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--reproducible",
@@ -277,11 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: RESULT/report beside the first Result)")
     p.add_argument(
         "--trials",
-        type=int,
+        type=_count(0),
         default=10,
         help="repeats per stimulus for Fano/correlations (0: skip)",
     )
-    p.add_argument("--trial-duration", type=float, default=1000.0, help="length of a repeat in ms")
+    p.add_argument(
+        "--trial-duration", type=_positive_float, default=1000.0, help="length of a repeat in ms"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_report)
 
@@ -310,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="local (process pool, default), dask (a LocalCluster), dask://ADDRESS or slurm",
     )
-    q.add_argument("--workers", type=int, help="processes or jobs (default: one per core)")
+    q.add_argument("--workers", type=_count(1), help="processes or jobs (default: one per core)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument(
         "--reproducible",
@@ -338,23 +423,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_brian2() -> None:
+    """An interrupted build leaves Brian2 objects outside any network, and Brian2 warns about
+    each as it is collected at exit: noise after a Ctrl-C."""
+    if "brian2" in sys.modules:
+        logging.getLogger("brian2").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
+    """Entry point; returns the exit code: 0 ok, 1 a check failed (``audit``) or points failed
+    (``sweep run``), 2 a user error, 130 interrupted (Ctrl-C or SIGTERM).
+
+    Every error the user can cause, and every OSError on the user's files, ends in one line on
+    stderr; a traceback means a bug in neurosig and says so.
+    """
+    from neurosig import interrupts
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "data" and args.action == "fetch" and not args.name:
         parser.error("data fetch needs a NAME (mnist or fashion-mnist)")
+    restore = interrupts.install()
     try:
         return args.func(args)
     except NeurosigError as err:
         print(f"neurosig: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except OSError as err:
+        print(f"neurosig: error: {os_error_message(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
         print(
-            "neurosig: interrupted; finished epochs (train) and points (sweep) are saved",
+            "neurosig: error: out of memory; use a smaller model (model.hidden), fewer samples "
+            "(data.n_train) or a machine with more memory",
             file=sys.stderr,
         )
+        return 2
+    except Interrupted as err:
+        _quiet_brian2()
+        print(f"neurosig: {err}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        _quiet_brian2()
+        print("neurosig: interrupted; what finished before is saved", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: say so, and whose (Brian2's hook would blame Brian2)
+        traceback.print_exc()
+        print(
+            "neurosig: internal error: this is a bug in neurosig, not a mistake of yours; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        restore()
+        sys.excepthook = sys.__excepthook__  # Brian2 installs its own when imported
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def run_demo(out: Path, epochs: int | None = None, progress: bool = True) -> dic
         if epochs is not None:
             exp = exp.replace(train_epochs=epochs)
         start = time.perf_counter()
-        ds = train(exp, out=out / f"{preset}.nc", progress=progress)
+        ds = train(exp, out=out / f"{preset}.nc", progress=progress, overwrite=True)
         seconds = time.perf_counter() - start
         results[exp.model] = ds
         table[exp.model] = float(primary_accuracy(ds)[-1])

@@ -55,6 +55,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import subprocess
+import sys
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurosig.atomic import write_atomic
+from neurosig.atomic import write_bytes_atomic
 from neurosig.brian import compiler_flags
 from neurosig.build import build_model, load_experiment_data
 from neurosig.config import Experiment, experiment_from_toml, parse_quantity
@@ -620,7 +621,21 @@ def save_result(ds: xr.Dataset, path: str | Path) -> Path:
     ds.attrs = _clean_attrs(ds.attrs)
     for var in ds.variables.values():
         var.attrs = _clean_attrs(var.attrs)
-    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE))
+    return write_bytes_atomic(path, _netcdf_bytes(ds))
+
+
+def _netcdf_bytes(ds: xr.Dataset) -> memoryview:
+    """``ds`` as netCDF in memory. Serialised first, a full disk fails in a plain file write
+    (one OSError, the previous file intact) rather than inside the HDF5 library. In a dask
+    worker xarray would take a cluster-wide lock named after the in-memory buffer, which the
+    scheduler does not know: the (already computed) Result is written with dask's synchronous
+    scheduler instead."""
+    if "dask" not in sys.modules:
+        return ds.to_netcdf(engine=ENGINE)
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        return ds.to_netcdf(engine=ENGINE)
 
 
 def load_result(path: str | Path) -> xr.Dataset:

@@ -51,7 +51,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -67,7 +66,7 @@ import tomli_w
 import xarray as xr
 import zarr
 
-from neurosig.atomic import temporary_sibling
+from neurosig.atomic import reclaim_temporaries, temporary_sibling
 from neurosig.brian import (
     FAST_FLAGS,
     REPRODUCIBLE_ENV,
@@ -566,10 +565,7 @@ def _create_store(path: Path, sweep: Sweep) -> None:
     The folder is named like the temporary files of :mod:`neurosig.atomic`; a folder left by a
     killed driver is removed by the next one.
     """
-    killed = re.compile(rf"\.{re.escape(path.name)}\.\d+\.[0-9a-f]+\.part")
-    for stale in path.parent.glob(f".{path.name}.*.part"):
-        if killed.fullmatch(stale.name):
-            shutil.rmtree(stale, ignore_errors=True)
+    reclaim_temporaries(path)
     tmp = temporary_sibling(path)
     try:
         _fill_store(zarr.open_group(str(tmp), mode="w", zarr_format=3), sweep)
@@ -626,7 +622,13 @@ def _open_group(path: Path, mode: str = "r"):
             f"{path}: not a sweep store (no zarr.json); run `neurosig sweep run SPEC --store "
             f"{path}` first"
         )
-    group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+    try:
+        group = zarr.open_group(str(path), mode=mode, zarr_format=3)
+    except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise ConfigError(
+            f"{path}: a damaged sweep store ({type(err).__name__}: {err}); its points' Results "
+            f"are in {path / 'results'}; start a new --store to rerun the sweep"
+        ) from None
     if "spec_hash" not in group.attrs:
         raise ConfigError(f"{path}: a zarr store, but not one written by `neurosig sweep run`")
     return group
@@ -917,6 +919,10 @@ def run_sweep(
     path = Path(store)
     group = open_store(path, sweep)
     with _only_writer(path):
+        # zarr writes every chunk to NAME.<uuid>.partial and renames it; a driver killed
+        # mid-write leaves one behind. This process is the only writer now: none is live.
+        for stale in path.rglob("*.partial"):
+            stale.unlink(missing_ok=True)
         _run_missing(sweep, group, path, executor, workers, progress, runner or run_point)
     return export_sweep(path)
 

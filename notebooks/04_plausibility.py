@@ -67,7 +67,7 @@ epochs = 1 if QUICK else 5
 results = {}
 for preset in ("lif-sigprop-digits", "bp-digits"):
     exp = load_experiment(preset).replace(train_epochs=epochs)
-    results[preset] = train(exp, out=OUT / f"{preset}.nc", progress=False)
+    results[preset] = train(exp, out=OUT / f"{preset}.nc", progress=False, overwrite=True)
     acc = float(primary_accuracy(results[preset], "test")[-1])
     print(f"{preset}: test accuracy {100 * acc:.1f} %")
 

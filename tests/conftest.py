@@ -21,3 +21,23 @@ def npz_data(tmp_path):
         y_test=y_test,
     )
     return path
+
+
+@pytest.fixture
+def dead_temporary():
+    """``make(path)``: the name of a temporary sibling of ``path`` left by a writer that was
+    killed (its process id no longer alive), as :mod:`neurosig.atomic` names them."""
+    import os
+    import subprocess
+
+    from neurosig.atomic import temporary_sibling
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+
+    def make(path):
+        name = temporary_sibling(path).name.replace(f".{os.getpid()}.", f".{child.pid}.")
+        return path.with_name(name)
+
+    make.pid = child.pid
+    return make

@@ -158,15 +158,19 @@ def test_bad_toml_keys_are_config_errors():
 # --------------------------------------------------------------------------------------------
 
 
-def test_a_store_is_created_whole_and_a_killed_creation_is_cleaned_up(tmp_path):
+def test_a_store_is_created_whole_and_a_killed_creation_is_cleaned_up(tmp_path, dead_temporary):
     store = tmp_path / "s.zarr"
-    killed = temporary_sibling(store)  # what a driver killed while creating the store left
+    killed = dead_temporary(store)  # what a driver killed while creating the store left
     killed.mkdir()
+    alive = temporary_sibling(store)  # a live driver's (this process): kept
+    alive.mkdir()
     another = temporary_sibling(tmp_path / "s.zarr.b")  # another store's, being created
     another.mkdir()
     open_store(store, Sweep(_base(), grid={"lr": [1e-3]}, name="whole"))
     assert (store / "zarr.json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([another.name, "s.zarr"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [another.name, alive.name, "s.zarr"]
+    )
 
 
 def test_an_object_that_is_no_executor_is_refused(tmp_path):

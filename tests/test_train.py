@@ -129,16 +129,15 @@ def test_killed_write_leaves_the_previous_file_intact(tmp_path):
     target = tmp_path / "result.nc"
     save_result(xr.Dataset({"v": ("x", np.arange(3.0))}, attrs={"version": "old"}), target)
     script = textwrap.dedent(f"""
-        import time, numpy as np, xarray as xr
+        import pathlib, time, numpy as np, xarray as xr
         from neurosig import results
-        real = xr.Dataset.to_netcdf
-        def slow(self, path, **kw):
-            with open(path, "wb") as fh:
-                fh.write(b"half a file")
+        def slow(self, data):
+            with open(self, "wb") as fh:
+                fh.write(bytes(data)[:1000])
                 fh.flush()
             print("writing", flush=True)
             time.sleep(60)
-        xr.Dataset.to_netcdf = slow
+        pathlib.Path.write_bytes = slow
         results.save_result(xr.Dataset({{"v": ("x", np.zeros(10**6))}}, attrs={{"version": "new"}}),
                             {str(target)!r})
     """)
@@ -149,6 +148,9 @@ def test_killed_write_leaves_the_previous_file_intact(tmp_path):
     ds = load_result(target)
     assert ds.attrs["version"] == "old"
     np.testing.assert_array_equal(ds.v.values, np.arange(3.0))
+    assert len(list(tmp_path.glob(".result.nc.*.part"))) == 1  # the killed write's
+    save_result(ds, target)  # the next write reclaims it
+    assert [p.name for p in tmp_path.iterdir()] == ["result.nc"]
 
 
 def test_cli_train_writes_a_result(tmp_path, npz_data, capsys):
