@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurosig import results as result_schema
-from neurosig.analyses import activity, representation, weights
+from neurosig.analyses import activity, caveats, representation, weights
 from neurosig.errors import DataError
 
 __all__ = [
@@ -211,7 +211,12 @@ class CardRow:
 
 @dataclass
 class Card:
-    """The report card of one rule (one or more Results of the same model, one per seed)."""
+    """The report card of one rule (one or more Results of the same model, one per seed).
+
+    ``warnings`` are what a reader must know before the rows (:mod:`neurosig.analyses.caveats`):
+    an unfinished run, seeds that differ in more than the seed, a baseline or BP reference of
+    another architecture or data. Empty when there is nothing to say.
+    """
 
     name: str
     model: str
@@ -220,6 +225,7 @@ class Card:
     accuracy: float
     seeds: int = 1
     extras: dict = field(default_factory=dict)  # arrays for the figure (RDMs, CKA matrix, ...)
+    warnings: list[str] = field(default_factory=list)
 
     def row(self, key: str, layer: int | None = None) -> CardRow:
         """The row ``key`` (of ``layer``; default: the last layer that has it)."""
@@ -263,7 +269,13 @@ class Card:
                 "layer": ("row", np.array(column("layer"), int)),
             },
         )
-        ds.attrs.update(name=self.name, model=self.model, seeds=self.seeds, accuracy=self.accuracy)
+        ds.attrs.update(
+            name=self.name,
+            model=self.model,
+            seeds=self.seeds,
+            accuracy=self.accuracy,
+            warnings="\n".join(self.warnings),
+        )
         return ds
 
 
@@ -367,9 +379,10 @@ def _block_layer(block: str, n_hidden: int) -> int:
 def test_accuracy(ds: xr.Dataset) -> float:
     """Final test accuracy of the primary readout (NaN for a Result without epochs)."""
     try:
-        return float(result_schema.primary_accuracy(ds, "test").values[-1])
+        values = result_schema.primary_accuracy(ds, "test").values
     except KeyError:
         return math.nan
+    return float(values[-1]) if values.size else math.nan
 
 
 # -- repeated trials (Fano factor, noise correlations, E/I balance) --------------------------
@@ -1089,12 +1102,25 @@ def report_card(
         with ``probe`` so that both columns are measured on trials of the same length.
     references : literature ranges (default: :func:`load_references`)
     seed : seed of the bootstraps and the decoders' splits
+
+    Returns
+    -------
+    Card
+        With :attr:`Card.warnings` (:func:`neurosig.analyses.caveats.card_warnings`): an
+        unfinished Result, seeds that differ in more than the seed, a BP reference that is
+        unfinished or of another architecture or data.
+
+    Raises
+    ------
+    DataError
+        Results of several models, or a Result without a finished epoch (nothing trained).
     """
     if isinstance(results, xr.Dataset):
         results = [results]
     models = {str(r.attrs.get("model", "")) for r in results}
     if len(models) > 1:
         raise DataError(f"a card is of one model; got Results of {sorted(models)}")
+    caveats.require_trained(results)
     references = references if references is not None else load_references()
     cards = [
         _card_one(
@@ -1107,4 +1133,6 @@ def report_card(
         )  # fmt: skip
         for i, r in enumerate(results)
     ]
-    return cards[0] if len(cards) == 1 else _combine_seeds(cards)
+    card = cards[0] if len(cards) == 1 else _combine_seeds(cards)
+    card.warnings = caveats.card_warnings(results, bp)
+    return card

@@ -11,6 +11,10 @@
   RDMs, the layer-by-layer CKA matrix against BP, and the card as a heatmap (rules x criteria);
 * ``card.nc``: every card as labelled data.
 
+Each card's warnings (:attr:`Card.warnings`, :mod:`neurosig.analyses.caveats`: an unfinished
+run, seeds that are not repeats, a baseline of another architecture or data) head its section
+of ``report.md`` and ``report.html``, are stored in ``card.nc`` and are said before any work.
+
 The command ``neurosig report RESULT.nc [--baselines R1.nc ...] [--out DIR]`` calls it.
 """
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -30,7 +34,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from neurosig import results as result_schema
-from neurosig.analyses import activity
+from neurosig.analyses import activity, caveats
 from neurosig.analyses.plausibility import BANDS, Card, probe_trials, report_card
 from neurosig.errors import DataError
 from neurosig.plotting import STYLE, raster
@@ -46,6 +50,7 @@ BAND_COLOURS = {
     "not applicable": "#DDDDDD",
     "uninformative": "#56B4E9",  # its untrained network or control scores in too
 }
+WARNING_COLOUR = "#D55E00"  # the "out" colour: what the reader must not miss
 # the criteria of the heatmap and the activity panel, in PLAUSIBILITY.md's order
 HEATMAP_KEYS = (
     "median_rate",
@@ -138,7 +143,8 @@ HEADER = [
 
 
 def card_markdown(cards: Card | Sequence[Card]) -> str:
-    """The cards as Markdown: one table per rule, then the numbered citations."""
+    """The cards as Markdown: one table per rule, headed by its warnings, then the numbered
+    citations."""
     cards = [cards] if isinstance(cards, Card) else list(cards)
     numbers = _citation_numbers(cards)
     lines = ["# Plausibility report card", ""]
@@ -155,6 +161,8 @@ def card_markdown(cards: Card | Sequence[Card]) -> str:
             f"## {card.name} ({card.model}; {card.seeds} seed{'s' if card.seeds > 1 else ''}; "
             f"test accuracy {100 * card.accuracy:.1f} %)\n"
         )
+        for warning in card.warnings:
+            lines.append(f"> **Warning:** {warning}\n")
         lines.append("| " + " | ".join(HEADER) + " |")
         lines.append("|" + "|".join("---" for _ in HEADER) + "|")
         for cells in _table_rows(card, numbers):
@@ -168,7 +176,8 @@ def card_markdown(cards: Card | Sequence[Card]) -> str:
 
 
 def card_html(cards: Sequence[Card], figure_png: bytes | None = None) -> str:
-    """A self-contained HTML page: the tables, the figure, the citations."""
+    """A self-contained HTML page: every warning, the figure, the tables (each headed by its
+    card's warnings), the citations."""
     numbers = _citation_numbers(cards)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>neurosig report</title>",
@@ -177,6 +186,7 @@ def card_html(cards: Sequence[Card], figure_png: bytes | None = None) -> str:
         "padding:3px 6px}img{max-width:100%}</style></head><body>",
         "<h1>Plausibility report card</h1>",
     ]
+    parts += [_warning_html(f"{card.name}: {w}") for card in cards for w in card.warnings]
     if figure_png:
         parts.append(
             f"<img alt='report figure' src='data:image/png;base64,"
@@ -185,10 +195,10 @@ def card_html(cards: Sequence[Card], figure_png: bytes | None = None) -> str:
     for card in cards:
         parts.append(
             f"<h2>{html.escape(card.name)} ({html.escape(card.model)}; test accuracy "
-            f"{100 * card.accuracy:.1f} %)</h2><table><tr>"
-            + "".join(f"<th>{h}</th>" for h in HEADER)
-            + "</tr>"
+            f"{100 * card.accuracy:.1f} %)</h2>"
         )
+        parts += [_warning_html(w) for w in card.warnings]
+        parts.append("<table><tr>" + "".join(f"<th>{h}</th>" for h in HEADER) + "</tr>")
         for cells in _table_rows(card, numbers):
             colour = BAND_COLOURS.get(cells[4], "#fff")
             tds = [f"<td>{html.escape(c)}</td>" for c in cells]
@@ -199,6 +209,13 @@ def card_html(cards: Sequence[Card], figure_png: bytes | None = None) -> str:
     parts += [f"<li>{html.escape(c)}</li>" for c in numbers]
     parts.append("</ol></body></html>")
     return "\n".join(parts)
+
+
+def _warning_html(text: str) -> str:
+    return (
+        f"<p style='border-left:4px solid {WARNING_COLOUR};background:#FBE5D6;padding:4px 8px'>"
+        f"<b>Warning:</b> {html.escape(text)}</p>"
+    )
 
 
 # -- the figure --------------------------------------------------------------------------------
@@ -343,6 +360,13 @@ def plot_report(cards: Sequence[Card], results: Sequence[xr.Dataset]) -> Figure:
         _rdm_panel(r[:3], cards[0])
         _cka_panel(r[3], cards[0])
         _heatmap(bottom.subplots(), cards)
+        n_warnings = sum(len(card.warnings) for card in cards)
+        if n_warnings:
+            fig.suptitle(
+                f"{n_warnings} warning{'s' if n_warnings > 1 else ''} (unfinished runs or unlike "
+                "comparisons): read them in report.md",
+                color=WARNING_COLOUR,
+            )
     matplotlib.interactive(interactive)
     return fig
 
@@ -357,7 +381,8 @@ def write_report(
     baselines: Sequence[xr.Dataset] = (),
     trials: int = 10,
     trial_duration_ms: float = 1000.0,
-    progress=print,
+    progress: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Card]:
     """Score ``results`` (seeds of one rule) and every baseline; write the report files.
 
@@ -367,14 +392,31 @@ def write_report(
     rows, and the rate and irregularity rows when the trials last >= 1 s (0: skip; the first
     three become not applicable, the others read the Result's recorded samples).
     A BP Result among the baselines is the reference end of the geometry rows.
+
+    Every card's warnings (:attr:`Card.warnings`; for a baseline also
+    :func:`neurosig.analyses.caveats.baseline_warnings` against ``results[0]``) are passed to
+    ``warn`` (default: ``progress``) as ``"NAME: warning: TEXT"`` before any work, head the
+    card's section of the report and are returned with the cards.
+
+    Raises
+    ------
+    DataError
+        No Result, or a Result or baseline without a finished epoch (nothing trained).
     """
     if not results:
         raise DataError("report: no Result given")
+    caveats.require_trained([*results, *baselines])
+    warn = progress if warn is None else warn
+    bp = next((b for b in baselines if b.attrs.get("model") == "bp"), None)
+    groups = [list(results)] + [[b] for b in baselines]
+    unlike = [[]] + [caveats.baseline_warnings(b, results[0]) for b in baselines]
+    for group, more in zip(groups, unlike, strict=True):
+        for warning in caveats.card_warnings(group, bp) + more:
+            warn(f"{group[0].attrs.get('name', '?')}: warning: {warning}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    bp = next((b for b in baselines if b.attrs.get("model") == "bp"), None)
     cards = []
-    for group in [list(results)] + [[b] for b in baselines]:
+    for group, more in zip(groups, unlike, strict=True):
         name = group[0].attrs.get("name", "?")
         probe = before = None
         if trials and result_schema.has_spikes(group[0]):
@@ -384,7 +426,9 @@ def write_report(
                 group[0], n_repeats=trials, duration_ms=trial_duration_ms, trained=False
             )
         progress(f"{name}: scoring")
-        cards.append(report_card(group, bp=bp, probe=probe, untrained_probe=before))
+        card = report_card(group, bp=bp, probe=probe, untrained_probe=before)
+        card.warnings += more
+        cards.append(card)
     fig = plot_report(cards, [results[0]] + list(baselines))
     fig.savefig(out / "report.png", dpi=130)
     fig.savefig(out / "report.pdf")
@@ -395,5 +439,6 @@ def write_report(
         [c.to_dataset().assign_coords(rule=("row", [c.name] * len(c.rows))) for c in cards],
         dim="row",
     )
+    cards_ds.attrs["warnings"] = "\n".join(f"{c.name}: {w}" for c in cards for w in c.warnings)
     cards_ds.to_netcdf(out / "card.nc", engine="h5netcdf")
     return cards

@@ -160,7 +160,7 @@ def measure_size(
 
     import numpy as np
 
-    from neurosig.brian import cache_root
+    from neurosig.cache import BRIAN, cache_path
     from neurosig.models.rate import RateConfig, build_rate
 
     base = RateConfig(hidden=(hidden,), chunk=chunk)
@@ -180,7 +180,7 @@ def measure_size(
         "samples_per_repeat": chunk * chunks,
     }
     sa = models["standalone"]
-    project = cache_root() / "brian" / f"rate-{sa.st.key()}"
+    project = cache_path(BRIAN) / f"rate-{sa.st.key()}"
     out["cache"] = "existed" if project.exists() else "new"  # the project in the cache
     out["first_chunk_seconds"] = timed(sa.train_batch, warm_x, warm_y, rng)
     out["compile_seconds"] = sa.program.compile_seconds

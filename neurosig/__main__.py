@@ -2,6 +2,6 @@
 
 import sys
 
-from neurosig.cli import main
+from neurosig.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -10,12 +10,14 @@ run the same objects:
     (:meth:`BrianProgram.build`); each batch is one execution of the binary in which
     ``device.run(run_args=...)`` replaces the TimedArray contents and the variables carried
     between batches (weights, biases, class memories, learning rates) without recompiling.
-    The project directory is cached under ``~/.cache/neurosig/brian/<hash>`` (``NEUROSIG_CACHE``
-    overrides the root; :func:`project_dir`): a second process with the same network structure
-    and the same compiler flags only relinks.
+    The project directory is cached under ``brian/<hash>`` in neurosig's cache
+    (:mod:`neurosig.cache`: ``$NEUROSIG_CACHE``, else ``$XDG_CACHE_HOME/neurosig``, else
+    ``~/.cache/neurosig``; :func:`project_dir`): a second process with the same network
+    structure and the same compiler flags only relinks.
 ``cython`` / ``numpy``
     Brian2's runtime targets, for notebooks and debugging: the network is stored once
     (``Network.store``) and every batch restores it, writes the carried variables and runs.
+    The Cython extensions are cached under ``cython/`` in the same cache.
 
 Compiler flags (:func:`compiler_flags`): Brian2's defaults (``-O3 -ffast-math -march=native``)
 by default; with ``NEUROSIG_REPRODUCIBLE=1`` (``neurosig train --reproducible``, ``neurosig
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
 import gc
 import hashlib
 import os
@@ -45,11 +46,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from neurosig import interrupts
+from neurosig.cache import (
+    BRIAN,
+    CYTHON,
+    IN_USE,
+    cache_path,
+    lock_file,
+    project_lock,
+    run_copy,
+)
 
 TARGETS = ("standalone", "cython", "numpy")
 
@@ -77,12 +87,6 @@ def release_live_program() -> None:
         old.built = None
         old.cleanup()
     _LIVE.clear()
-
-
-def cache_root() -> Path:
-    """Root of neurosig's caches (``$NEUROSIG_CACHE`` or ``~/.cache/neurosig``)."""
-    root = os.environ.get("NEUROSIG_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "neurosig"
 
 
 def reproducible() -> bool:
@@ -114,13 +118,13 @@ def compiler_flags() -> tuple[str, ...]:
 
 def project_dir(key: str, flags: tuple[str, ...] | None = None) -> Path:
     """The cached standalone project of structure ``key`` compiled with ``flags`` (default:
-    :func:`compiler_flags`): ``cache_root()/brian/<key>``, plus ``-flags<hash>`` for flags other
-    than Brian2's defaults, so that programs built with different flags are never mixed
-    (processes of two modes never share a build folder, and switching modes recompiles
-    nothing)."""
+    :func:`compiler_flags`): ``cache_path(BRIAN)/<key>`` (:mod:`neurosig.cache`), plus
+    ``-flags<hash>`` for flags other than Brian2's defaults, so that programs built with
+    different flags are never mixed (processes of two modes never share a build folder, and
+    switching modes recompiles nothing)."""
     flags = compiler_flags() if flags is None else tuple(flags)
     suffix = "" if flags == FAST_FLAGS else f"-flags{structure_key(*flags)[:8]}"
-    return cache_root() / "brian" / f"{key}{suffix}"
+    return cache_path(BRIAN) / f"{key}{suffix}"
 
 
 def structure_key(*parts: Any) -> str:
@@ -135,17 +139,6 @@ def structure_key(*parts: Any) -> str:
             h.update(repr(part).encode())
         h.update(b"\x00")
     return h.hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _drop_interpreter_dirs(prefs: Any) -> None:
@@ -210,6 +203,7 @@ class BrianProgram:
     compiler_flags: tuple[str, ...] = field(default_factory=compiler_flags)
     built: Built | None = None
     _project: Path | None = None
+    _in_use: TextIO | None = None  # locked while this process runs its working copy
     _results: str = field(default_factory=lambda: f"results-{os.getpid()}")
 
     def __post_init__(self) -> None:
@@ -235,6 +229,7 @@ class BrianProgram:
         else:
             brian2.set_device("runtime")
             brian2.prefs.codegen.target = self.target
+            brian2.prefs.codegen.runtime.cython.cache_dir = str(cache_path(CYTHON))
             self.built = self.build()
             net = brian2.Network(list(self.built.objects.values()))
             self.built.network = net
@@ -244,7 +239,7 @@ class BrianProgram:
 
     def _build_standalone(self, brian2: Any) -> None:
         project = project_dir(self.key, self.compiler_flags)
-        with _locked(project.with_suffix(".lock")):
+        with lock_file(project_lock(project)):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
             _drop_interpreter_dirs(brian2.prefs)
@@ -259,9 +254,10 @@ class BrianProgram:
             # This process runs its own copy of the binary and its data: processes that share
             # the cached build never touch each other's per-batch files (run_args arrays are
             # named by content, so two processes could otherwise delete each other's files).
-            work = project.parent / f"{project.name}.run-{os.getpid()}"
+            # `neurosig cache clean` leaves a working copy alone while its IN_USE is locked
+            work = run_copy(project)
             shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
+            self._in_use = lock_file(work / IN_USE)
             shutil.copy2(project / "main", work / "main")
             # run_args files are named init_*: leftovers of other processes are not copied
             shutil.copytree(
@@ -342,3 +338,6 @@ class BrianProgram:
         """Remove this process's working copy of a standalone project."""
         if self._project is not None:
             shutil.rmtree(self._project, ignore_errors=True)
+        if self._in_use is not None:
+            self._in_use.close()
+            self._in_use = None

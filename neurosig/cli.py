@@ -2,8 +2,9 @@
 
 Subcommands: ``train``, ``validate``, ``models``, ``data``, ``demo``, ``audit`` (forward-only and
 locality audit of a model), ``report`` (plausibility report card of Results), ``sweep``
-(parameter sweeps). A mistake the user can make (bad config, unknown data set, missing files,
-divergence) ends in one line on stderr and exit code 2, never a traceback.
+(parameter sweeps), ``cache`` (show or clean neurosig's cache). A mistake the user can make
+(bad config, unknown data set, missing files, divergence) ends in one line on stderr and exit
+code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from neurosig.errors import Interrupted, NeurosigError, os_error_message
 def _experiment_from_args(args: argparse.Namespace):
     from neurosig.config import command_experiment
 
-    return command_experiment(
+    exp = command_experiment(
         args.spec,
         dataset=args.dataset,
         epochs=args.epochs,
         seed=args.seed,
         batch_size=args.batch_size,
     )
+    return exp.replace(data_remap_labels=True) if args.remap_labels else exp
 
 
 def _accuracy_line(ds) -> str:
@@ -175,6 +177,41 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from neurosig.cache import clean_cache, scan_cache, select_parts
+
+    info = scan_cache()
+    if args.action == "info":
+        print(info.describe())
+        return 0
+    brian, data = (args.brian, args.data) if args.brian or args.data else (True, True)
+    parts = select_parts(info, brian=brian, data=data, downloaded=args.all)
+    print(clean_cache(info, parts).describe())
+    return 0
+
+
+def _add_cache_parser(sub) -> None:
+    """``neurosig cache info|clean [--brian] [--data] [--all]``."""
+    p = sub.add_parser(
+        "cache",
+        help="neurosig's cache ($NEUROSIG_CACHE, else $XDG_CACHE_HOME/neurosig, else "
+        "~/.cache/neurosig): show or clean it",
+    )
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("info", help="the cache root, why, and the size of each part")
+    q = actions.add_parser(
+        "clean",
+        help="remove what neurosig can regenerate (Brian2 builds, MNIST-1D); downloaded data "
+        "sets only with --all",
+    )
+    q.add_argument("--brian", action="store_true", help="only the Brian2 builds")
+    q.add_argument(
+        "--data", action="store_true", help="only the data (generated; --all: also downloaded)"
+    )
+    q.add_argument("--all", action="store_true", help="also the downloaded data sets")
+    p.set_defaults(func=cmd_cache)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from neurosig.demo import run_demo
 
@@ -212,6 +249,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.results[0]).with_suffix("") / "report"
     check_writable(out / "report.md")  # before the work, not after it
     progress = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+
+    def warn(msg: str) -> None:  # shown even with --quiet
+        print(f"neurosig: {msg}", file=sys.stderr)
+
     cards = write_report(
         results,
         out,
@@ -219,10 +260,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         trials=args.trials,
         trial_duration_ms=args.trial_duration,
         progress=progress,
+        warn=warn,
     )
     for card in cards:
         counts = Counter(row.band for row in card.rows)
-        print(f"{card.name}: " + ", ".join(f"{n} {b}" for b, n in counts.items()))
+        note = f" ({len(card.warnings)} warnings: see report.md)" if card.warnings else ""
+        print(f"{card.name}: " + ", ".join(f"{n} {b}" for b, n in counts.items()) + note)
     print(f"report written to {out}/report.md, report.html, report.pdf, report.png")
     return 0
 
@@ -324,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument(
+        "--remap-labels",
+        action="store_true",
+        help="number the distinct training labels 0..K-1 (data.remap_labels; e.g. labels "
+        "{0, 5, 9} become 3 classes)",
+    )
+    p.add_argument(
         "--out",
         help="result file (.nc); default results/NAME-seedS.nc. An existing file is kept: the "
         "run goes to NAME-2.nc (and says so) unless --overwrite",
@@ -420,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--diffs", metavar="OUT.md|OUT.csv", help="also write the differences table")
     p.set_defaults(func=cmd_sweep)
+
+    _add_cache_parser(sub)
     return parser
 
 
@@ -467,7 +518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quiet_brian2()
         print("neurosig: interrupted; what finished before is saved", file=sys.stderr)
         return 130
-    except Exception:  # a bug: say so, and whose (Brian2's hook would blame Brian2)
+    except Exception:
+        if interrupts.requested():  # whatever broke after a Ctrl-C broke because of it
+            _quiet_brian2()
+            print("neurosig: interrupted; what finished before is saved", file=sys.stderr)
+            return 130
+        # a bug: say so, and whose (Brian2's hook would blame Brian2)
         traceback.print_exc()
         print(
             "neurosig: internal error: this is a bug in neurosig, not a mistake of yours; "
@@ -480,5 +536,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.excepthook = sys.__excepthook__  # Brian2 installs its own when imported
 
 
+def run() -> int:
+    """The program's entry point (``neurosig``, ``python -m neurosig``): :func:`main` with
+    Ctrl-C and SIGTERM handled from the first line, and ignored once the work is over (a late
+    Ctrl-C must not turn a finished run into a traceback)."""
+    from neurosig import interrupts
+
+    code = 130
+    try:
+        interrupts.install()
+        code = main()
+    except KeyboardInterrupt:  # before main() could handle it: nothing has started
+        print("neurosig: interrupted before anything started; nothing was written", file=sys.stderr)
+    finally:
+        interrupts.ignore()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -46,7 +46,7 @@ from typing import Any
 
 import tomli_w
 
-from neurosig.errors import ConfigError
+from neurosig.errors import ConfigError, os_error_message
 
 # --------------------------------------------------------------------------------------------
 # Fields
@@ -71,6 +71,8 @@ def param(
         One line saying what the field means.
     bounds
         Inclusive (low, high); ``None`` leaves a side open. For tuples, applies to each element.
+        A float field is finite whatever its bounds (NaN is always refused); give ``math.inf``
+        as a bound to allow that infinity.
     choices
         The allowed values, for strings.
     unit
@@ -252,6 +254,14 @@ def _coerce(value: Any, tp: Any, meta: dict, where: str) -> Any:
     raise TypeError(f"unsupported config field type {tp!r} at {where}")  # a programming error
 
 
+def _span(bounds: tuple[float | None, float | None]) -> str:
+    """The allowed range as written in messages and ``--describe``: ``[0, inf)`` is open."""
+    lo, hi = bounds
+    left = "(-inf" if lo is None else f"[{lo}"
+    right = "inf)" if hi is None else f"{hi}]"
+    return f"{left}, {right}"
+
+
 def _check_field(value: Any, meta: dict, where: str) -> None:
     if value is None:
         return
@@ -262,17 +272,17 @@ def _check_field(value: Any, meta: dict, where: str) -> None:
             f"{where} = {value!r}: choose one of {', '.join(map(repr, choices))}."
             f"{_suggest(str(value), map(str, choices))}"
         )
-    bounds = meta.get("bounds")
-    if bounds is None:
-        return
+    bounds = meta.get("bounds") or (None, None)
     lo, hi = bounds
     unit = f" {meta['unit']}" if meta.get("unit") else ""
     for v in values:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError(f"{where} = {v!r}: must be a finite number")
+        # NaN compares false with every bound, and inf passes an open one: refuse both here,
+        # unless a bound is that very infinity.
+        if isinstance(v, float) and not math.isfinite(v) and v not in (lo, hi):
+            within = f", within {_span(bounds)}{unit}" if bounds != (None, None) else ""
+            raise ConfigError(f"{where} = {v!r}: must be a finite number{within}")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]{unit}"
-            raise ConfigError(f"{where} = {v!r}{unit}: out of range; allowed {span}")
+            raise ConfigError(f"{where} = {v!r}{unit}: out of range; allowed {_span(bounds)}{unit}")
 
 
 @typing.runtime_checkable
@@ -300,7 +310,10 @@ def check(obj: Any, where: str = "") -> None:
 def from_dict(cls: type, data: Any, where: str) -> Any:
     """Build the dataclass ``cls`` from a TOML table, with one clear error per mistake."""
     if not isinstance(data, dict):
-        raise ConfigError(f"[{where}] must be a table of fields, got {data!r}")
+        raise ConfigError(
+            f"[{where}] must be a table of fields, got {where} = {data!r}; write a [{where}] "
+            "section with one field = value per line"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:
@@ -342,8 +355,7 @@ def describe(cls: type) -> list[tuple[str, str, str, str]]:
         if m.get("choices"):
             allowed = " | ".join(map(str, m["choices"]))
         elif m.get("bounds"):
-            lo, hi = m["bounds"]
-            allowed = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+            allowed = _span(m["bounds"])
         default = f.default
         if m.get("unit") and default is not None:
             default = format_quantity(default, m["unit"])
@@ -370,6 +382,11 @@ class DataConfig:
     )
     n_test: int | None = param(
         None, "use only this many test samples (quick runs)", bounds=(1, None)
+    )
+    remap_labels: bool = param(
+        False,
+        "map the sorted distinct training labels (e.g. 0, 5, 9 or -1, 1) to the classes "
+        "0..K-1; without it labels must be 0..C-1, every class present in training",
     )
 
 
@@ -489,6 +506,8 @@ def experiment_from_dict(d: dict[str, Any], source: str = "<dict>") -> Experimen
     """Validate a parsed TOML document into an :class:`Experiment`."""
     from neurosig.registry import get_model
 
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: an experiment is a table of fields, got {d!r}")
     for key in d:
         if key not in _TOP_LEVEL:
             raise ConfigError(
@@ -499,43 +518,65 @@ def experiment_from_dict(d: dict[str, Any], source: str = "<dict>") -> Experimen
     if isinstance(model, str):
         model = {"name": model}
     if not isinstance(model, dict) or "name" not in model:
+        given = "" if model is None else f" (model = {model!r} is neither)"
         raise ConfigError(
-            f'{source}: [model] needs a name, e.g. [model] name = "sp-core" '
-            "(list them with `neurosig models`)"
+            f'{source}: [model] needs a name, e.g. [model] name = "sp-core" or model = '
+            f'"sp-core"{given}; list the models with `neurosig models`'
         )
     params = dict(model)
-    spec = get_model(params.pop("name"))
-    name = d.get("name", spec.name)
-    if not isinstance(name, str):
-        raise ConfigError(f"{source}: name = {name!r}: expected a string")
+    model_name = params.pop("name")
+    if not isinstance(model_name, str):
+        raise ConfigError(
+            f"{source}: model.name = {model_name!r}: expected a model name in quotes, e.g. "
+            'name = "sp-core" (list them with `neurosig models`)'
+        )
+    spec = get_model(model_name)
+    for key in ("name", "description"):
+        if not isinstance(d.get(key, ""), str):
+            raise ConfigError(f"{source}: {key} = {d[key]!r}: expected a string in quotes")
     return Experiment(
-        name=name,
+        name=d.get("name", spec.name),
         model=spec.name,
         params=from_dict(spec.config_cls, params, "model"),
         data=from_dict(DataConfig, d.get("data", {}), "data"),
         train=from_dict(TrainConfig, d.get("train", {}), "train"),
-        description=str(d.get("description", "")),
+        description=d.get("description", ""),
     )
 
 
 def experiment_from_toml(text: str, source: str = "<text>") -> Experiment:
     """An experiment from TOML text, e.g. the ``config`` attribute of a saved Result."""
     try:
-        return experiment_from_dict(tomllib.loads(text), source)
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: arrays or tables nested too deeply to be a config") from None
+    return experiment_from_dict(parsed, source)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing or malformed file is a ConfigError naming it."""
+    """Parse a TOML file; a missing, unreadable, binary or malformed file is a ConfigError
+    naming it."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a TOML file; give the file's path") from None
+    except OSError as err:
+        raise ConfigError(os_error_message(err, "the experiment file")) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not a text file (byte {err.start} is not UTF-8), so not TOML; give the "
+            "experiment's .toml file"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply to be a config") from None
 
 
 def command_experiment(

@@ -21,7 +21,12 @@ standardisation statistics. The names are
     The synthetic task suite of :mod:`neurosig.tasks` (seeded generators of different
     character), generated with :data:`neurosig.tasks.TASK_SEED`.
 ``npz:PATH``
-    A user's own ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+    A user's own ``.npz`` file with ``x_train``, ``y_train``, ``x_test``, ``y_test``; its
+    labels must be the classes ``0 .. C-1``, or be remapped to them (``remap_labels``).
+
+Every source passes the same checks in :func:`load_dataset` before anything is allocated for it:
+labels that are classes (each present in training, at least two, no test-only class) and
+features that are real numbers within float32's range.
 
 The encoders turn features into what a network of neurons receives: :func:`poisson_spike_trains`
 (rate coding) and :func:`constant_current` (a scaled input current). :func:`poisson_events` is
@@ -52,7 +57,8 @@ from numpy.typing import ArrayLike
 
 from neurosig import seeds, tasks
 from neurosig.atomic import write_atomic
-from neurosig.errors import ConfigError, DataError
+from neurosig.cache import MNIST1D, cache_path, cache_root
+from neurosig.errors import ConfigError, DataError, os_error_message
 
 __all__ = [
     "DATASETS",
@@ -60,7 +66,6 @@ __all__ = [
     "SHA256SUMS",
     "SUITE",
     "Dataset",
-    "cache_dir",
     "canonical_name",
     "constant_current",
     "data_search_path",
@@ -163,7 +168,14 @@ MNIST1D_SEED = 42
 MNIST1D_N_FEATURES = 40
 # Features this flat carry no information; dividing by their std would only amplify round-off.
 MIN_STD = 1e-8
+# Features are float32 (the precision of every model's input); larger magnitudes become inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Labels a message names before "and N more".
+LABELS_SHOWN = 5
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# The first bytes of a .npy file and of a zip archive (which an .npz is).
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK"
 # IDX type codes (LeCun's format description); multi-byte values are big-endian.
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
@@ -203,6 +215,9 @@ class Dataset:
         Class labels, int64 in ``0 .. n_classes - 1``, shape ``(n,)``.
     n_classes : int
         Number of classes.
+    class_labels : tuple of int
+        The label each class had in the source: class ``k`` is ``class_labels[k]``. It is
+        ``(0, 1, ..., n_classes - 1)`` unless the labels were remapped (``remap_labels``).
     feature_shape : tuple of int
         Shape of one sample before flattening, e.g. ``(28, 28)``.
     mean, std : numpy.ndarray or None
@@ -220,6 +235,7 @@ class Dataset:
     x_test: np.ndarray = field(repr=False)
     y_test: np.ndarray = field(repr=False)
     n_classes: int
+    class_labels: tuple[int, ...]
     feature_shape: tuple[int, ...]
     mean: np.ndarray | None = field(repr=False)
     std: np.ndarray | None = field(repr=False)
@@ -232,15 +248,27 @@ class Dataset:
 
 
 class _Raw(NamedTuple):
-    """A data set as its source provides it: official train/test split, features unscaled."""
+    """A data set as its source provides it: official train/test split, features unscaled.
+
+    ``n_classes`` is what the source declares (10 for MNIST), or None for a user's file, whose
+    classes are its distinct training labels.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    n_classes: int
+    n_classes: int | None
     feature_shape: tuple[int, ...]
     source: str
+
+
+class _Classes(NamedTuple):
+    """Labels as class indices ``0 .. len(labels) - 1``, and the source's label of each class."""
+
+    y_train: np.ndarray
+    y_test: np.ndarray
+    labels: tuple[int, ...]
 
 
 def load_dataset(
@@ -251,8 +279,13 @@ def load_dataset(
     standardise: bool = True,
     n_train: int | None = None,
     n_test: int | None = None,
+    remap_labels: bool = False,
 ) -> Dataset:
     """Load a data set by name, split off a validation set and standardise the features.
+
+    Every source is checked before anything is allocated for it: the training labels must be
+    the classes ``0 .. C-1``, each of them present and at least two of them; every test label
+    must be a training class; the features must be real numbers whose magnitudes fit float32.
 
     Parameters
     ----------
@@ -274,6 +307,10 @@ def load_dataset(
         training plus validation.
     n_test : int, optional
         Keep only this many test samples (stratified, seeded).
+    remap_labels : bool
+        Map the sorted distinct training labels ``l_0 < l_1 < ... < l_{K-1}`` (any integers,
+        e.g. ``{0, 5, 9}`` or ``{-1, 1}``) to the classes ``0 .. K-1``; the original labels
+        are kept in :attr:`Dataset.class_labels` and named in :attr:`Dataset.source`.
 
     Returns
     -------
@@ -282,7 +319,10 @@ def load_dataset(
     Raises
     ------
     DataError
-        Unknown name, missing or corrupt files, or more samples asked for than there are.
+        Unknown name; missing, corrupt or malformed files; labels that are not ``0 .. C-1``
+        (the message names the missing labels and ``remap_labels``); one class only; a test
+        class absent from training; features that are not real, finite numbers within
+        float32's range; more samples asked for than there are.
     ConfigError
         ``validation_fraction``, ``n_train`` or ``n_test`` out of range.
 
@@ -300,38 +340,53 @@ def load_dataset(
     _check_fraction(validation_fraction)
     canonical = canonical_name(name)
     raw = _load_raw(canonical)
+    classes = _class_indices(raw, canonical, remap_labels)
+    for key, x in (("x_train", raw.x_train), ("x_test", raw.x_test)):
+        _check_features(x, key, canonical)
     # Streams of their own: asking for fewer test samples must not change the training subset,
     # and no draw here repeats one of the training run's (weights, shuffling).
     train, val = _train_validation_indices(
-        raw.y_train,
+        classes.y_train,
         validation_fraction,
         n_train,
         seeds.stream(seed, "split"),
         seeds.stream(seed, "train_subset"),
         canonical,
     )
-    test = np.arange(len(raw.y_test))
+    _check_training_classes(classes, train, canonical, validation_fraction, n_train)
+    test = np.arange(len(classes.y_test))
     if n_test is not None:
         _check_count(n_test, len(test), "n_test", f"test samples of {canonical}")
-        test = _stratified_partition(raw.y_test, n_test, seeds.stream(seed, "test_subset"))[0]
+        test = _stratified_partition(classes.y_test, n_test, seeds.stream(seed, "test_subset"))[0]
     x_train, x_val, x_test = raw.x_train[train], raw.x_train[val], raw.x_test[test]
     mean = std = None
+    # an overflow here is refused just below, in one message instead of a warning
+    with np.errstate(over="ignore"):
+        if standardise:
+            mean, std = _standardisation(x_train)
+            x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
+        x_train, x_val, x_test = (_as_features(x) for x in (x_train, x_val, x_test))
     if standardise:
-        mean, std = _standardisation(x_train)
-        x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
+        checked = (("x_train", x_train), ("the validation split of x_train", x_val))
+        for key, x in (*checked, ("x_test", x_test)):
+            _check_standardised(x, key, canonical, std)
+    source = raw.source
+    if remap_labels:
+        source += f"; labels remapped: class k is label {list(classes.labels)}[k]"
     return Dataset(
         name=canonical,
-        x_train=_as_features(x_train),
-        y_train=raw.y_train[train],
-        x_val=_as_features(x_val),
-        y_val=raw.y_train[val],
-        x_test=_as_features(x_test),
-        y_test=raw.y_test[test],
-        n_classes=raw.n_classes,
+        x_train=x_train,
+        y_train=classes.y_train[train],
+        x_val=x_val,
+        y_val=classes.y_train[val],
+        x_test=x_test,
+        y_test=classes.y_test[test],
+        n_classes=len(classes.labels),
+        class_labels=classes.labels,
         feature_shape=raw.feature_shape,
         mean=mean,
         std=std,
-        source=raw.source,
+        source=source,
     )
 
 
@@ -452,6 +507,129 @@ def _as_labels(y: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# Checks of every source: labels are classes, features fit float32
+# --------------------------------------------------------------------------------------------
+
+
+def _class_indices(raw: _Raw, name: str, remap: bool) -> _Classes:
+    """The labels of ``raw`` as class indices, or one DataError naming the labels and the fix.
+
+    Works on the sorted distinct training labels only, so that a label of 10**9 costs nothing.
+    """
+    present = np.unique(raw.y_train)
+    if len(present) < 2:
+        only = f"only the label {present[0]}" if len(present) else "no label"
+        raise DataError(
+            f"{name}: y_train holds {only}; a classifier needs at least two classes in "
+            "training: add samples of another class"
+        )
+    if not remap:
+        _check_contiguous(present, raw.n_classes, name)
+    unseen = np.setdiff1d(raw.y_test, present)
+    if len(unseen):
+        raise DataError(
+            f"{name}: y_test holds the label(s) {_few(unseen)}, which y_train never has: a "
+            "model cannot learn a class it never sees; drop those test samples, or add "
+            "training samples of them"
+        )
+    return _Classes(
+        y_train=np.searchsorted(present, raw.y_train).astype(np.int64),
+        y_test=np.searchsorted(present, raw.y_test).astype(np.int64),
+        labels=tuple(int(label) for label in present),
+    )
+
+
+def _check_contiguous(present: np.ndarray, n_classes: int | None, name: str) -> None:
+    """Refuse training labels other than every class ``0 .. C-1`` (``C`` declared or counted)."""
+    n = len(present) if n_classes is None else n_classes
+    if len(present) == n and present[0] == 0 and present[-1] == n - 1:
+        return
+    remap = (
+        f"set remap_labels = true in [data] or pass --remap-labels (it maps the "
+        f"{len(present)} distinct training "
+        f"labels {_few(present)} to 0..{len(present) - 1}), or relabel the data as 0..C-1"
+    )
+    if present[0] < 0:
+        raise DataError(
+            f"{name}: y_train holds the negative label(s) {_few(present[present < 0])}; labels "
+            f"must be the classes 0..C-1: {remap}"
+        )
+    edges = [-1, *(int(label) for label in present), max(n, int(present[-1]) + 1)]
+    missing: list[int] = []
+    n_missing = 0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        n_missing += high - low - 1
+        missing.extend(range(low + 1, min(high, low + 1 + LABELS_SHOWN - len(missing))))
+    more = f" and {n_missing - len(missing)} more" if n_missing > len(missing) else ""
+    raise DataError(
+        f"{name}: the training labels must be the classes 0..C-1, each present; missing: "
+        f"{', '.join(map(str, missing))}{more}; {remap}"
+    )
+
+
+def _check_training_classes(
+    classes: _Classes, train: np.ndarray, name: str, fraction: float, n_train: int | None
+) -> None:
+    """Refuse a validation split or ``n_train`` subset that leaves a class out of training."""
+    counts = np.bincount(classes.y_train[train], minlength=len(classes.labels))
+    absent = [classes.labels[c] for c in np.flatnonzero(counts == 0)]
+    if not absent:
+        return
+    kept = "" if n_train is None else f" and keeping n_train = {n_train} samples"
+    fix = (
+        f"use n_train >= {len(classes.labels)}, one sample per class at least"
+        if n_train is not None and n_train < len(classes.labels)
+        else "lower validation_fraction, raise n_train or add training samples of them"
+    )
+    raise DataError(
+        f"{name}: holding out validation_fraction = {fraction:g}{kept} leaves no training "
+        f"sample of the class(es) {_few(absent)}; {fix}"
+    )
+
+
+def _check_features(x: np.ndarray, key: str, name: str) -> None:
+    """Refuse features that are not real numbers, not finite, or too large for float32."""
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name}: {key} has dtype {x.dtype}; features must be real numbers (bool, integer "
+            f"or float): convert them, e.g. with {key}.astype(float)"
+        )
+    if x.dtype.kind != "f" or x.size == 0:
+        return  # every integer fits float32's range
+    if not np.isfinite(x).all():
+        raise DataError(
+            f"{name}: {key} contains NaN or infinite values; remove or impute them first"
+        )
+    largest = max(abs(float(x.max())), abs(float(x.min())))
+    if largest > FLOAT32_MAX:
+        raise DataError(
+            f"{name}: {key} holds a value of magnitude {largest:.3g}, beyond float32's largest "
+            f"{FLOAT32_MAX:.3g} (features are float32): rescale the features, e.g. divide them "
+            f"by {10.0 ** np.ceil(np.log10(largest)):.0e}"
+        )
+
+
+def _check_standardised(x: np.ndarray, key: str, name: str, std: np.ndarray) -> None:
+    """Refuse standardised features that overflowed float32 (a tiny training std, an outlier)."""
+    finite = np.isfinite(x).all(axis=0)
+    if finite.all():
+        return
+    j = int(np.flatnonzero(~finite)[0])
+    raise DataError(
+        f"{name}: feature {j} of {key} is beyond float32's range once standardised with the "
+        f"training mean and std (std = {float(std[j]):.3g}): rescale or clip that feature"
+    )
+
+
+def _few(labels: ArrayLike) -> str:
+    """The first :data:`LABELS_SHOWN` of ``labels``, and how many more there are."""
+    values = [int(v) for v in np.asarray(labels).ravel()[: LABELS_SHOWN + 1]]
+    total = np.asarray(labels).size
+    shown = ", ".join(map(str, values[:LABELS_SHOWN]))
+    return shown + (f" and {total - LABELS_SHOWN} more" if total > LABELS_SHOWN else "")
+
+
+# --------------------------------------------------------------------------------------------
 # Built-in data sets
 # --------------------------------------------------------------------------------------------
 
@@ -526,7 +704,7 @@ def _load_mnist1d() -> _Raw:
             "dataset 'mnist1d' needs the mnist1d package: pip install mnist1d"
         ) from None
     # Keyed by version: a new mnist1d release may generate different samples from the same seed.
-    path = cache_dir() / "mnist1d" / f"mnist1d-{version}-seed{MNIST1D_SEED}.npz"
+    path = cache_path(MNIST1D) / f"mnist1d-{version}-seed{MNIST1D_SEED}.npz"
     arrays = _read_mnist1d_cache(path)
     if arrays is None:
         arrays = _generate_mnist1d()
@@ -603,7 +781,8 @@ def _write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _load_npz(path: Path) -> _Raw:
-    """A user's ``.npz`` with x_train, y_train, x_test, y_test; labels must be 0..C-1."""
+    """A user's ``.npz`` with x_train, y_train, x_test, y_test; the classes are the distinct
+    training labels (checked by :func:`load_dataset`)."""
     arrays = _read_npz(path)
     for split in ("train", "test"):
         _check_npz_split(arrays[f"x_{split}"], arrays[f"y_{split}"], split, path)
@@ -613,22 +792,40 @@ def _load_npz(path: Path) -> _Raw:
             f"{path}: x_train samples have shape {x_train.shape[1:]} but x_test samples "
             f"{x_test.shape[1:]}; both must hold samples of the same shape"
         )
-    n_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
     return _Raw(
         x_train=x_train.reshape(len(x_train), -1),
-        y_train=_as_labels(arrays["y_train"]),
+        y_train=arrays["y_train"],
         x_test=x_test.reshape(len(x_test), -1),
-        y_test=_as_labels(arrays["y_test"]),
-        n_classes=n_classes,
+        y_test=arrays["y_test"],
+        n_classes=None,
         feature_shape=tuple(int(n) for n in x_train.shape[1:]),
         source=str(path),
     )
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays of an ``.npz`` archive, or one DataError saying what the file is instead.
+
+    Never unpickles: an object array is refused (a pickle can run code).
+    """
     fix = "save it with numpy.savez(PATH, x_train=..., y_train=..., x_test=..., y_test=...)"
+    if path.is_dir():
+        raise DataError(f"npz:{path} is a folder; give the path of an .npz file after 'npz:'")
     if not path.is_file():
         raise DataError(f"npz file {path} not found; check the path after 'npz:'")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise DataError(os_error_message(exc, "the npz file")) from None
+    if not head:
+        raise DataError(f"{path} is empty, not an .npz archive; {fix}")
+    if head == NPY_MAGIC:
+        raise DataError(
+            f"{path} is an .npy file (one array), not an .npz archive of four arrays; {fix}"
+        )
+    if not head.startswith(ZIP_MAGIC):
+        raise DataError(f"{path} is not an .npz archive (not a zip file); {fix}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in NPZ_KEYS if key not in npz.files]
@@ -637,38 +834,42 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                     f"{path} lacks the array(s) {', '.join(missing)} (it has "
                     f"{', '.join(npz.files) or 'none'}); {fix}"
                 )
-            return {key: npz[key] for key in NPZ_KEYS}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
-        # AttributeError: np.load returned a bare array (a .npy file), which has no .files.
+            return {key: _read_npz_array(npz, key, path) for key in NPZ_KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"could not read {path} as an .npz archive ({exc}); {fix}") from None
 
 
+def _read_npz_array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:  # an object array (needs pickle), or a damaged member
+        raise DataError(
+            f"{path}: {key} cannot be read without unpickling or is damaged ({exc}); neurosig "
+            f"reads numeric arrays only: save {key} with a numeric dtype, e.g. "
+            f"{key}.astype({'int' if key.startswith('y') else 'float'})"
+        ) from None
+
+
 def _check_npz_split(x: np.ndarray, y: np.ndarray, split: str, path: Path) -> None:
-    """One clear DataError naming the offending array, or nothing."""
+    """One clear DataError naming the offending array, or nothing (features and label values
+    are checked for every source by :func:`load_dataset`)."""
     xk, yk = f"x_{split}", f"y_{split}"
-    if x.ndim < 2 or len(x) == 0:
+    if x.ndim < 2 or len(x) == 0 or x[0].size == 0:
+        hint = f"; for one feature per sample use {xk}[:, None]" if x.ndim == 1 else ""
         raise DataError(
-            f"{path}: {xk} has shape {x.shape}; it must be (n_samples, ...) with n_samples >= 1"
-        )
-    if not any(np.issubdtype(x.dtype, kind) for kind in (np.floating, np.integer, np.bool_)):
-        raise DataError(f"{path}: {xk} has dtype {x.dtype}; features must be real numbers")
-    if not np.all(np.isfinite(x)):
-        raise DataError(
-            f"{path}: {xk} contains NaN or infinite values; remove or impute them first"
+            f"{path}: {xk} has shape {x.shape}; it must be (n_samples, ...) with n_samples >= 1 "
+            f"and at least one feature{hint}"
         )
     if y.ndim != 1 or len(y) != len(x):
+        hint = f"; for one-hot labels use {yk}.argmax(axis=1)" if y.ndim == 2 else ""
         raise DataError(
             f"{path}: {yk} has shape {y.shape} but {xk} holds {len(x)} samples; "
-            f"{yk} must be one label per sample, shape ({len(x)},)"
+            f"{yk} must be one label per sample, shape ({len(x)},){hint}"
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(
             f"{path}: {yk} has dtype {y.dtype}; labels must be integers 0..C-1 "
             "(convert with y.astype(int))"
-        )
-    if y.min() < 0:
-        raise DataError(
-            f"{path}: {yk} contains the negative label {int(y.min())}; labels must be 0..C-1"
         )
 
 
@@ -755,19 +956,6 @@ def _parse_idx(content: bytes, path: Path) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))
 
 
-def cache_dir() -> Path:
-    """Directory for downloaded and generated data.
-
-    ``$NEUROSIG_CACHE`` if set, else ``$XDG_CACHE_HOME/neurosig``, else ``~/.cache/neurosig``.
-    The directory is not created here.
-    """
-    if os.environ.get("NEUROSIG_CACHE"):
-        return Path(os.environ["NEUROSIG_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "neurosig"
-    return Path.home() / ".cache" / "neurosig"
-
-
 def data_search_path(name: str | None = None) -> list[Path]:
     """Directories searched for data files, first match wins.
 
@@ -776,13 +964,13 @@ def data_search_path(name: str | None = None) -> list[Path]:
     name : str, optional
         A data set (``"mnist"``, ``"fashion-mnist"``). Without it, the root directories are
         returned: every entry of ``$NEUROSIG_DATA`` (``os.pathsep``-separated), then
-        :func:`cache_dir`, then ``/usr/share/datasets``.
+        neurosig's cache (:func:`neurosig.cache.cache_root`), then ``/usr/share/datasets``.
 
     Returns
     -------
     list of pathlib.Path
         With a name: for each ``$NEUROSIG_DATA`` entry ``DIR``, ``DIR/<name>`` and then ``DIR``
-        itself; then ``cache_dir()/<name>`` (where :func:`fetch_dataset` puts the files) and
+        itself; then ``cache_path(name)`` (where :func:`fetch_dataset` puts the files) and
         ``/usr/share/datasets/<name>`` (Debian's ``dataset-fashion-mnist`` package).
 
     Notes
@@ -794,9 +982,9 @@ def data_search_path(name: str | None = None) -> list[Path]:
     entries = os.environ.get("NEUROSIG_DATA", "").split(os.pathsep)
     roots = [Path(entry).expanduser() for entry in entries if entry]
     if name is None:
-        return [*roots, cache_dir(), SYSTEM_DATA_DIR]
+        return [*roots, cache_root(), SYSTEM_DATA_DIR]
     user = [d for root in roots for d in (root / name, root)]
-    return [*user, cache_dir() / name, SYSTEM_DATA_DIR / name]
+    return [*user, cache_path(name), SYSTEM_DATA_DIR / name]
 
 
 def find_idx_files(name: str) -> dict[str, Path]:
@@ -934,7 +1122,8 @@ def fetch_dataset(
     ----------
     name : {"mnist", "fashion-mnist"}
     dest : pathlib.Path, optional
-        Target directory; default ``cache_dir() / name``, which :func:`load_dataset` searches.
+        Target directory; default :func:`neurosig.cache.cache_path` ``(name)``, which
+        :func:`load_dataset` searches.
     base_url : str, optional
         Where the files live (``base_url + file name``); default :data:`DOWNLOAD_URLS`.
     checksums : dict, optional
@@ -960,7 +1149,7 @@ def fetch_dataset(
     (54000, 784)
     """
     _check_idx_name(name)
-    dest = Path(dest) if dest is not None else cache_dir() / name
+    dest = Path(dest) if dest is not None else cache_path(name)
     base_url = base_url if base_url is not None else DOWNLOAD_URLS[name]
     expected = checksums if checksums is not None else SHA256SUMS.get(name, {})
     file_names = [f"{stem}.gz" for stem in IDX_STEMS.values()]

@@ -32,6 +32,11 @@ class OutputError(NeurosigError):
     what was written before is intact."""
 
 
+class CacheError(NeurosigError):
+    """neurosig's cache folder cannot be read or cleaned (permissions, a file in the way, a
+    root that is not a folder of its own); what was removed before stays removed."""
+
+
 class Interrupted(Exception):
     """The user stopped a run (Ctrl-C, SIGTERM); ``str()`` says what was saved, and where."""
 
@@ -56,8 +61,8 @@ def os_error_message(err: OSError, what: str = "") -> str:
 
     Examples
     --------
-    >>> os_error_message(PermissionError(13, "Permission denied", "/data/run.nc"))
-    '/data/run.nc: no permission: fix the folder\\'s permissions or write somewhere else'
+    >>> print(os_error_message(PermissionError(13, "Permission denied", "/data/run.nc")))
+    /data/run.nc: no permission: fix the folder's permissions or write somewhere else
     >>> os_error_message(OSError(28, "No space left on device", "r.nc"), "the Result")
     'the Result r.nc: the disk is full: free some space or write somewhere else'
     """

@@ -31,7 +31,23 @@ variable                           content
 
 Attributes: the provenance (:func:`provenance`), ``name``, ``model``, ``dataset``,
 ``data_source``, ``seed``, ``config`` (the resolved experiment as TOML), ``status``,
-``target``, ``primary_readout``, ``feature_shape`` and the schema version.
+``target``, ``primary_readout``, ``feature_shape`` and the schema version. A file without
+the attributes of :data:`REQUIRED_ATTRS` or the variables of :data:`REQUIRED_VARIABLES` is
+not a Result (:func:`load_result` refuses it).
+
+``status`` is one of :data:`STATUSES`:
+
+=============== ==============================================================================
+``running``     written after every epoch; a run killed mid-way (or still going) stays so
+``complete``    every configured epoch finished
+``interrupted`` stopped by Ctrl-C or SIGTERM; the finished epochs are kept
+``diverged``    a loss became NaN or inf in the epoch after the last stored one; the
+                parameters are those of the last stored epoch (the initial ones if none)
+=============== ==============================================================================
+
+The configured number of epochs is ``train.epochs`` of ``config``, the finished ones the size
+of the ``epoch`` dimension; :func:`completeness` compares the two and says what a reader of an
+unfinished Result should know.
 
 Version 1 is what neurosig 0.1.0 wrote: the same names but no schema attribute, the absolute
 ``learning_rate`` per epoch instead of ``lr_factor``, and the spike window (the model's
@@ -71,15 +87,19 @@ from neurosig.brian import compiler_flags
 from neurosig.build import build_model, load_experiment_data
 from neurosig.config import Experiment, experiment_from_toml, parse_quantity
 from neurosig.data import Dataset
-from neurosig.errors import DataError
+from neurosig.errors import ConfigError, DataError
 from neurosig.protocols import TrainableModel
 
 __all__ = [
     "ENGINE",
     "EPOCH_METRICS",
+    "REQUIRED_ATTRS",
+    "REQUIRED_VARIABLES",
     "SCHEMA_ATTR",
     "SCHEMA_VERSION",
     "SPLITS",
+    "STATUSES",
+    "Completeness",
     "LayerRecording",
     "Recordings",
     "SpikeRecord",
@@ -88,6 +108,8 @@ __all__ = [
     "accuracy",
     "activity",
     "activity_history",
+    "completeness",
+    "config_differences",
     "epoch_metrics",
     "experiment",
     "git_commit",
@@ -119,6 +141,13 @@ ENGINE = "h5netcdf"
 SCHEMA_ATTR = "neurosig_result_schema"
 SCHEMA_VERSION = 2
 SPLITS = ("train", "validation", "test")
+STATUSES = ("running", "complete", "interrupted", "diverged")
+"""The values of a Result's ``status`` attribute (see the table in the module docstring)."""
+REQUIRED_ATTRS = ("model", "config", "status")
+"""The attributes every Result has had since neurosig 0.1.0: without them a file is no Result."""
+REQUIRED_VARIABLES = ("accuracy",)
+"""The variables every Result has had since neurosig 0.1.0 (possibly with 0 epochs)."""
+_WRITE_RESULTS = "write Results with `neurosig train`"  # the fix named for a foreign file
 
 EPOCH_METRICS: dict[str, tuple[str, ...]] = {
     "accuracy": ("epoch", "split", "readout"),
@@ -367,7 +396,7 @@ def training_result(
     history : TrainingHistory
         Per-epoch records and what was recorded before training.
     status : str
-        ``"running"``, ``"complete"`` or ``"diverged"``.
+        One of :data:`STATUSES`.
     labels : numpy.ndarray
         True class of each recorded test sample (empty: nothing recorded).
     activity : sequence of numpy.ndarray
@@ -380,6 +409,8 @@ def training_result(
     xarray.Dataset
         The Result.
     """
+    if status not in STATUSES:
+        raise ValueError(f"status = {status!r}: one of {', '.join(STATUSES)}")
     ds = _epoch_variables(history, model.readouts, model.loss_names)
     for key, value in model.state_dict().items():
         if key.startswith("adam."):  # optimiser state is not part of a Result
@@ -641,18 +672,51 @@ def _netcdf_bytes(ds: xr.Dataset) -> memoryview:
 def load_result(path: str | Path) -> xr.Dataset:
     """Read a Result written by :func:`save_result` fully into memory.
 
+    Raises
+    ------
+    DataError
+        One line naming the file and what is wrong: missing, a folder, unreadable (empty,
+        truncated, another format), a netCDF file that is not a Result (it lacks
+        :data:`REQUIRED_ATTRS` or :data:`REQUIRED_VARIABLES`), or a Result of a newer schema.
+
     Examples
     --------
     >>> ds = load_result("results/demo/sp-core-digits.nc")  # doctest: +SKIP
     >>> float(primary_accuracy(ds)[-1])  # doctest: +SKIP
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a Result file; give the .nc file")
     if not path.exists():
         raise DataError(f"{path}: no such result file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty, not a neurosig Result; {_WRITE_RESULTS}")
     try:
-        return xr.load_dataset(path, engine=ENGINE)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable neurosig result ({err})") from None
+        ds = xr.load_dataset(path, engine=ENGINE, phony_dims="access")
+    except PermissionError:
+        raise DataError(f"{path}: no permission to read it; fix its permissions") from None
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        cause = (str(err).splitlines() or [type(err).__name__])[0]
+        raise DataError(
+            f"{path} is not a readable netCDF-4 file, so not a neurosig Result (truncated, "
+            f"damaged or another format: {cause}); {_WRITE_RESULTS}"
+        ) from None
+    missing = _lacking("attribute", [a for a in REQUIRED_ATTRS if a not in ds.attrs])
+    missing += _lacking("variable", [v for v in REQUIRED_VARIABLES if v not in ds.variables])
+    if missing:
+        raise DataError(
+            f"{path} is not a neurosig Result: it lacks {' and '.join(missing)}; {_WRITE_RESULTS}"
+        )
+    try:
+        schema_version(ds)
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
+    return ds
+
+
+def _lacking(kind: str, names: list[str]) -> list[str]:
+    """``["the attributes a, b"]`` for missing ``names`` of ``kind``; ``[]`` when none."""
+    return [f"the {kind}{'s' if len(names) > 1 else ''} {', '.join(names)}"] if names else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -666,14 +730,19 @@ def schema_version(ds: xr.Dataset) -> int:
     Raises
     ------
     DataError
-        If a newer neurosig wrote the Result.
+        If a newer neurosig wrote the Result, or its schema attribute is no number.
 
     Examples
     --------
     >>> schema_version(xr.Dataset())
     1
     """
-    version = int(ds.attrs.get(SCHEMA_ATTR, 1))
+    try:
+        version = int(ds.attrs.get(SCHEMA_ATTR, 1))
+    except (TypeError, ValueError):
+        raise DataError(
+            f"the Result's {SCHEMA_ATTR} is {ds.attrs[SCHEMA_ATTR]!r}, not a schema version"
+        ) from None
     if version > SCHEMA_VERSION:
         raise DataError(
             f"the Result has schema version {version}, newer than this neurosig reads "
@@ -691,6 +760,139 @@ def experiment(ds: xr.Dataset) -> Experiment:
     0
     """
     return experiment_from_toml(ds.attrs["config"], source="the Result's config")
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How much of its configured training a Result holds, and what its reader should know.
+
+    Attributes
+    ----------
+    status : str
+        The Result's ``status`` (one of :data:`STATUSES`; ``"unknown"`` if it has none).
+    epochs : int
+        Finished epochs stored (the size of the ``epoch`` dimension).
+    configured : int or None
+        ``train.epochs`` of the Result's config; None where its config cannot be read.
+    caveat : str or None
+        None for a complete Result, else one line saying what it is (see :func:`completeness`).
+    """
+
+    status: str
+    epochs: int
+    configured: int | None
+    caveat: str | None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the Result holds its whole configured training."""
+        return self.caveat is None
+
+    @property
+    def trained(self) -> bool:
+        """Whether at least one epoch finished (else the parameters are the initial ones)."""
+        return self.epochs > 0
+
+
+def completeness(ds: xr.Dataset) -> Completeness:
+    """Whether a Result is complete and, if not, a one-line caveat for its reader.
+
+    The caveats, by status (:data:`STATUSES`):
+
+    * ``running``: "incomplete: status running, 1 of 30 epochs (the run was killed or is still
+      going)";
+    * ``interrupted``: "interrupted after 3 of 30 epochs";
+    * ``diverged``: "diverged in epoch 4 of 30; parameters of epoch 3";
+    * no finished epoch: "0 epochs: nothing trained (diverged in epoch 1)";
+    * ``complete`` with fewer epochs than configured, or a status neurosig does not write, say
+      so.
+
+    Examples
+    --------
+    >>> from neurosig.config import command_experiment
+    >>> config = command_experiment("bp", epochs=30).to_toml()
+    >>> ds = xr.Dataset(coords={"epoch": [1]}, attrs={"status": "running", "config": config})
+    >>> completeness(ds).caveat
+    'incomplete: status running, 1 of 30 epochs (the run was killed or is still going)'
+    >>> completeness(ds.assign_attrs(status="diverged")).caveat
+    'diverged in epoch 2 of 30; parameters of epoch 1'
+    """
+    status = str(ds.attrs.get("status", "unknown"))
+    done = int(ds.sizes.get("epoch", 0))
+    try:
+        configured: int | None = experiment(ds).train.epochs
+    except (KeyError, ConfigError):  # no config, or one this neurosig cannot read
+        configured = None
+    of = f"{done} of {configured}" if configured is not None else str(done)
+    epochs = f"{of} epoch{'' if done == 1 and configured in (None, 1) else 's'}"
+    if done == 0:
+        why = "diverged in epoch 1" if status == "diverged" else f"status {status}"
+        caveat: str | None = f"0 epochs: nothing trained ({why})"
+    elif status == "diverged":
+        total = f" of {configured}" if configured is not None else ""
+        caveat = f"diverged in epoch {done + 1}{total}; parameters of epoch {done}"
+    elif status == "running":
+        caveat = f"incomplete: status running, {epochs} (the run was killed or is still going)"
+    elif status == "interrupted":
+        caveat = f"interrupted after {epochs}"
+    elif status == "complete":
+        short = configured is not None and done < configured
+        caveat = f"status complete but only {epochs} stored" if short else None
+    else:
+        caveat = f"unknown status {status!r} (neurosig writes {', '.join(STATUSES)}), {epochs}"
+    return Completeness(status, done, configured, caveat)
+
+
+def config_differences(
+    a: xr.Dataset,
+    b: xr.Dataset,
+    *,
+    fields: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+) -> list[tuple[str, Any, Any]]:
+    """The fields of two Results' resolved configs that differ, as ``(field, in a, in b)``.
+
+    Field names are dotted (``model.hidden``, ``data.n_train``, ``train.seed``); a name in
+    ``fields`` or ``ignore`` is a field or a whole table (``"data"``: every ``data.*``
+    field). Without ``fields`` every field is compared. A field left unset (``data.n_train``:
+    all samples) is None.
+
+    Examples
+    --------
+    >>> from neurosig.config import command_experiment
+    >>> def result(exp):
+    ...     return xr.Dataset(attrs={"config": exp.to_toml()})
+    >>> a = result(command_experiment("bp"))
+    >>> b = result(command_experiment("bp", epochs=3, seed=1))
+    >>> config_differences(a, b, ignore=("train.seed",))
+    [('train.epochs', 20, 3)]
+    >>> config_differences(a, b, fields=("model.hidden", "data"))
+    []
+    """
+    flat_a, flat_b = (_flat(experiment(ds).to_dict()) for ds in (a, b))
+
+    def within(key: str, names: Sequence[str]) -> bool:
+        return any(key == name or key.startswith(name + ".") for name in names)
+
+    keys = dict.fromkeys([*flat_a, *flat_b])  # the order of the config: model, data, train
+    return [
+        (key, flat_a.get(key), flat_b.get(key))
+        for key in keys
+        if (fields is None or within(key, fields))
+        and not within(key, ignore)
+        and flat_a.get(key) != flat_b.get(key)
+    ]
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"hidden": [16]}}`` -> ``{"model.hidden": [16]}``."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def primary_readout(ds: xr.Dataset) -> str:

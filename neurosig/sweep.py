@@ -52,8 +52,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
+import tomllib
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +68,7 @@ import tomli_w
 import xarray as xr
 import zarr
 
+from neurosig import interrupts
 from neurosig.atomic import reclaim_temporaries, temporary_sibling
 from neurosig.brian import (
     FAST_FLAGS,
@@ -643,7 +646,7 @@ def open_store(path: str | Path, sweep: Sweep):
             path.rmdir()
         _create_store(path, sweep)
     group = _open_group(path, mode="r+")
-    if group.attrs["spec_hash"] != sweep.spec_hash:
+    if group.attrs["spec_hash"] != sweep.spec_hash and not _same_declaration(group, sweep):
         if not seeds_paired(group["train_seed"][...]):
             raise ConfigError(
                 f"{path} was written by neurosig 0.2.0 or older, which gave every grid point "
@@ -670,6 +673,18 @@ def open_store(path: str | Path, sweep: Sweep):
             f"({REPRODUCIBLE_ENV}), so that its points are not a mix of two builds"
         )
     return group
+
+
+def _same_declaration(group, sweep: Sweep) -> bool:
+    """Whether a store whose hash differs declares ``sweep`` all the same: its declaration, read
+    by this version of neurosig, hashes like ``sweep``. So a field added to a config since the
+    store was made (its default: the behaviour the store's points were trained with) does not
+    orphan the store."""
+    try:
+        stored = sweep_from_dict(tomllib.loads(group.attrs["neurosig_sweep"]), "the store")
+    except (KeyError, tomllib.TOMLDecodeError, NeurosigError):
+        return False
+    return stored.spec_hash == sweep.spec_hash
 
 
 def seeds_paired(train_seed: np.ndarray) -> bool:
@@ -805,6 +820,24 @@ def _is_dask_client(spec: Any) -> bool:
     return distributed is not None and isinstance(spec, distributed.Client)
 
 
+def _pool_worker() -> None:
+    """A pool worker ignores Ctrl-C: the terminal sends it to the whole process group, and the
+    driver, which gets it too, decides (it stops the workers); a worker's own KeyboardInterrupt
+    would only print a traceback per process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(ex: cf.ProcessPoolExecutor) -> None:
+    """Cancel the pending points and end the running ones now (their points stay pending)."""
+    ex.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(ex, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((ex._processes or {}).values()):  # the same, before 3.14
+        process.terminate()
+
+
 @contextlib.contextmanager
 def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = False):
     """The executor named by ``spec`` (see :func:`run_sweep`), shut down on leaving."""
@@ -816,11 +849,13 @@ def sweep_executor(spec: Any = None, workers: int | None = None, brian: bool = F
         with child_blas_threads(1):
             # spawn: a fresh interpreter per worker (Brian2's device state is per process, and
             # forking a process with threads may deadlock)
-            ex = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+            ex = cf.ProcessPoolExecutor(
+                n, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker
+            )
             try:
                 yield ex
             except BaseException:
-                ex.shutdown(wait=False, cancel_futures=True)  # do not wait for running points
+                _stop_pool(ex)  # do not wait for running points
                 raise
             ex.shutdown(wait=True)
         return
@@ -966,9 +1001,10 @@ def _run_missing(
         n = workers or min(os.cpu_count() or 1, len(jobs))  # no idle processes for few points
         with sweep_executor(executor, n, sweep.uses_brian) as ex:
             mode = reproducible()
-            futures = {
-                ex.submit(_run_in_mode, runner, j.experiment.to_toml(), mode): j for j in jobs
-            }
+            with interrupts.ignored():  # pool workers start with Ctrl-C ignored: the driver
+                futures = {  # stops them (no traceback from each)
+                    ex.submit(_run_in_mode, runner, j.experiment.to_toml(), mode): j for j in jobs
+                }
             try:
                 for fut in cf.as_completed(futures):
                     try:
@@ -981,6 +1017,7 @@ def _run_missing(
                         failed += 1
                     bar.update(1)
                     bar.set_postfix(done=done, failed=failed)
+                    interrupts.raise_if_requested()
             finally:
                 for fut in futures:
                     fut.cancel()

@@ -40,6 +40,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
+from neurosig import interrupts
 from neurosig.atomic import check_writable
 from neurosig.build import build_model, load_experiment_data
 from neurosig.config import Experiment, check
@@ -219,6 +220,7 @@ class _Run:
                     self.diverged(epoch, [k for k, v in names if not math.isfinite(v)])
                 totals += values
                 batches += 1
+                interrupts.raise_if_requested()
             seconds = time.perf_counter() - start
             splits = (
                 (data.x_train[train_eval], data.y_train[train_eval]),

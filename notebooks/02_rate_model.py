@@ -33,7 +33,8 @@
 #
 # **Run time.** As written the notebook trains the preset's network on MNIST-1D for a few
 # epochs: a few minutes on a laptop, of which about a minute is the one-off C++ compile (cached
-# under `~/.cache/neurosig`, so a second run of the same network skips it). Set
+# in neurosig's cache, `~/.cache/neurosig` by default, so a second run of the same network skips
+# it; `neurosig cache info` shows where). Set
 # `NEUROSIG_QUICK=1` before starting Jupyter (the test suite does) for a small version on the
 # 8x8 digits, 2 epochs with a small hidden layer; read its numbers as a smoke test only.
 

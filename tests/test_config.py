@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -13,6 +14,7 @@ from neurosig.config import (
     TrainConfig,
     Validated,
     check,
+    describe,
     experiment_from_dict,
     format_quantity,
     from_dict,
@@ -126,6 +128,38 @@ def test_units_and_ranges_are_checked_with_the_field_named():
         from_dict(Neuron, {"tau": "3 furlongs"}, "neuron")
 
 
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    gain: float = param(1.0, "unbounded")
+    span: float = param(1.0, "may be infinite", bounds=(0.0, math.inf))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "ok"),
+    [
+        ("gain", math.nan, False),  # no bounds is no licence for NaN
+        ("gain", math.inf, False),
+        ("gain", -math.inf, False),
+        ("span", math.inf, True),  # its range names inf explicitly
+        ("span", math.nan, False),
+        ("span", -math.inf, False),
+    ],
+)
+def test_floats_are_finite_unless_the_range_includes_that_infinity(field, value, ok):
+    if ok:
+        assert getattr(from_dict(Bounds, {field: value}, "b"), field) == value
+    else:
+        with pytest.raises(ConfigError, match=rf"b\.{field} = -?(nan|inf): must be a finite"):
+            from_dict(Bounds, {field: value}, "b")
+
+
+def test_described_ranges_say_which_ends_are_open():
+    rows = {name: allowed for name, _, allowed, _ in describe(DataConfig)}
+    assert rows["n_train"] == "[1, inf)" and rows["validation_fraction"] == "[0.0, 0.9]"
+    assert dict((r[0], r[2]) for r in describe(Bounds))["span"] == "[0.0, inf]"
+    assert "remap_labels" in rows
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
@@ -155,6 +189,10 @@ def test_units_and_ranges_are_checked_with_the_field_named():
             r"data.validation_fraction = 2.0",
         ),
         ({"train": {}}, r"\[model\] needs a name"),
+        ({"model": {"name": 3}}, r"model.name = 3: expected a model name in quotes"),
+        ({"model": 3}, r"\[model\] needs a name.*\(model = 3 is neither\)"),
+        ({"model": "bp", "description": 3}, r"description = 3: expected a string"),
+        ({"model": {"name": "ff", "theta": math.nan}}, r"model.theta = nan: must be a finite"),
     ],
 )
 def test_config_errors_name_the_field(doc, message):
@@ -165,6 +203,12 @@ def test_config_errors_name_the_field(doc, message):
 def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_experiment(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="a folder, not a TOML file"):
+        load_experiment(tmp_path)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="binary.toml: not a text file"):
+        load_experiment(binary)
     bad = tmp_path / "bad.toml"
     bad.write_text("name = [unclosed")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from neurosig import data
+from neurosig.cache import MNIST1D, cache_path, cache_root
 from neurosig.data import (
     DATASETS,
     Dataset,
-    cache_dir,
     constant_current,
     data_search_path,
     fetch_dataset,
@@ -246,25 +246,15 @@ def test_search_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         tmp_path / "a",
         tmp_path / "b" / "mnist",
         tmp_path / "b",
-        cache_dir() / "mnist",
+        cache_path("mnist"),
         Path("/usr/share/datasets/mnist"),
     ]
     assert data_search_path() == [
         tmp_path / "a",
         tmp_path / "b",
-        cache_dir(),
+        cache_root(),
         Path("/usr/share/datasets"),
     ]
-
-
-def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cache_dir() == tmp_path / "cache"
-    monkeypatch.delenv("NEUROSIG_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "neurosig"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache_dir() == tmp_path / "home" / ".cache" / "neurosig"
 
 
 @pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist not installed")
@@ -288,7 +278,7 @@ def test_fetch_dataset_downloads_and_verifies(tmp_path: Path, file_server) -> No
     sums = {p.name: sha256(p) for p in served.iterdir()}
     paths = fetch_dataset("mnist", base_url=url, checksums=sums)
     assert [p.name for p in paths] == [f"{s}.gz" for s in data.IDX_STEMS.values()]
-    assert all(p.parent == cache_dir() / "mnist" for p in paths)
+    assert all(p.parent == tmp_path / "cache" / "mnist" for p in paths)
     assert {p.name: sha256(p) for p in paths} == sums
     # The default destination is searched by the loader.
     ds = load_dataset("mnist", standardise=False)
@@ -365,6 +355,7 @@ def test_npz_loader(tmp_path: Path) -> None:
     ds = load_dataset(f"npz:{path}", validation_fraction=0.25, standardise=False)
     assert ds.name == f"npz:{path}" and ds.source == str(path)
     assert (ds.n_classes, ds.feature_shape, ds.n_features) == (3, (3, 4), 12)
+    assert ds.class_labels == (0, 1, 2)
     assert ds.x_train.shape == (45, 12) and ds.x_val.shape == (15, 12)
     np.testing.assert_allclose(ds.x_test, arrays["x_test"].reshape(20, 12), rtol=1e-6)
 
@@ -376,10 +367,21 @@ def test_npz_loader(tmp_path: Path) -> None:
         (lambda a: a.update(y_train=a["y_train"][:-1]), "y_train"),
         (lambda a: a["x_test"].__setitem__((0, 0, 0), np.nan), "x_test.*NaN"),
         (lambda a: a.update(y_train=a["y_train"] + 0.0), "y_train.*integer"),
-        (lambda a: a.update(y_test=a["y_test"] - 1), "y_test.*negative"),
+        (lambda a: a.update(y_train=a["y_train"] - 1), "y_train.*negative.*remap_labels"),
+        (lambda a: a.update(y_test=a["y_test"] - 1), "y_test.*label.*-1.*y_train never has"),
+        (lambda a: a.update(y_train=a["y_train"] * 2), "missing: 1, 3.*remap_labels = true"),
         (lambda a: a.update(x_test=a["x_test"][:, :2]), r"x_train.*\(3, 4\).*\(2, 4\)"),
     ],
-    ids=["missing key", "mismatched lengths", "NaN", "float labels", "negative", "shapes"],
+    ids=[
+        "missing key",
+        "mismatched lengths",
+        "NaN",
+        "float labels",
+        "negative",
+        "test-only label",
+        "gaps",
+        "shapes",
+    ],
 )
 def test_npz_loader_rejects_bad_files(tmp_path: Path, change, match: str) -> None:
     arrays = npz_arrays()
@@ -536,14 +538,14 @@ def test_mnist1d_cache_hit_skips_generation(monkeypatch: pytest.MonkeyPatch) -> 
     second = load_dataset("mnist1d")
     assert len(calls) == 1 and calls[0].seed == 42
     np.testing.assert_array_equal(first.x_train, second.x_train)
-    assert list((cache_dir() / "mnist1d").glob("*.part")) == []
+    assert list(cache_path(MNIST1D).glob("*.part")) == []
 
 
 def test_mnist1d_unreadable_cache_is_regenerated(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list = []
     monkeypatch.setattr("mnist1d.data.make_dataset", partial(fake_make_dataset, calls))
     load_dataset("mnist1d")
-    (cached,) = (cache_dir() / "mnist1d").glob("*.npz")
+    (cached,) = cache_path(MNIST1D).glob("*.npz")
     cached.write_bytes(b"torn write")
     with pytest.warns(UserWarning, match="unreadable cache"):
         load_dataset("mnist1d")

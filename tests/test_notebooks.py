@@ -2,7 +2,8 @@
 
 The notebooks are jupytext ``py:percent`` files, so each runs as a plain script: in a fresh
 process, with a non-interactive matplotlib backend, from an empty working folder so that
-nothing lands in the repository.
+nothing lands in the repository. With the ``notebooks`` extra installed, one of them also runs
+in a Jupyter kernel, as ``jupyter nbconvert --execute`` would run it.
 """
 
 from __future__ import annotations
@@ -112,3 +113,25 @@ def test_sweep_notebook_runs_resumes_and_draws_its_figure(run_notebook):
     for suffix in (".pdf", ".png"):
         assert (output / "sweep_accuracy").with_suffix(suffix).stat().st_size > 0
     assert (output / "quick-lr-dale.nc").stat().st_size > 0
+
+
+# ~17 s on 2 cores; skipped unless the notebooks extra is installed
+def test_a_notebook_executes_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    """The `notebooks` extra's route: jupytext reads the py:percent file, nbclient runs it on
+    an IPython kernel (as `jupyter nbconvert --execute` does), and no cell fails."""
+    jupytext = pytest.importorskip("jupytext", reason="needs the notebooks extra")
+    nbclient = pytest.importorskip("nbclient", reason="needs the notebooks extra")
+    pytest.importorskip("ipykernel", reason="needs the notebooks extra")
+    monkeypatch.setenv("NEUROSIG_QUICK", "1")  # the kernel inherits this environment
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("NEUROSIG_OUTPUT", str(tmp_path / "output"))
+    notebook = jupytext.read(NOTEBOOKS[0])
+    assert NOTEBOOKS[0].name == "01_quickstart.py"
+    nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    ).execute()
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and all(cell.execution_count for cell in code)
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors, errors
+    assert (tmp_path / "output" / "learning_curves.png").stat().st_size > 0

@@ -20,11 +20,11 @@ from neurosig.brian import (
     FAST_FLAGS,
     REPRODUCIBLE_ENV,
     REPRODUCIBLE_FLAGS,
-    cache_root,
     compiler_flags,
     project_dir,
     reproducible,
 )
+from neurosig.cache import cache_root
 from neurosig.cli import main
 from neurosig.config import load_experiment
 from neurosig.errors import ConfigError

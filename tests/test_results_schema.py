@@ -91,6 +91,7 @@ def v1_result(model_config: dict | None = None) -> xr.Dataset:
         },
         attrs={
             "model": "lif",
+            "status": "complete",
             "primary_readout": "delta",
             "config": tomli_w.dumps({"name": "old", "model": model}),
         },

@@ -539,3 +539,24 @@ def test_a_store_with_unpaired_seeds_is_refused_and_exported_without_differences
     assert main(["sweep", "export", str(store), str(out), "--diffs", str(tmp_path / "d.md")]) == 2
     with pytest.raises(ConfigError, match="cannot be compared seed by seed"):
         export_sweep(store, reference={"lr": 1e-3})
+
+
+def test_a_store_made_before_a_config_field_was_added_still_resumes(tmp_path):
+    """A field added since (here: the store's declaration lacks ``data.remap_labels``) takes
+    its default, which is how the store's points were trained: the store is the same sweep."""
+    import tomllib
+
+    import tomli_w
+    import zarr
+
+    sweep = Sweep(_base(), grid={"lr": [1e-3]}, name="older")
+    store = tmp_path / "s.zarr"
+    open_store(store, sweep)
+    group = zarr.open_group(str(store), mode="r+", zarr_format=3)
+    declaration = tomllib.loads(group.attrs["neurosig_sweep"])
+    del declaration["base"]["data"]["remap_labels"]  # as neurosig 0.5 wrote it
+    group.attrs.update(neurosig_sweep=tomli_w.dumps(declaration), spec_hash="0" * 16)
+    open_store(store, sweep)  # accepted
+    other = Sweep(_base(), grid={"lr": [2e-3]}, name="older")
+    with pytest.raises(ConfigError, match="earlier declaration"):
+        open_store(store, other)
