@@ -108,9 +108,11 @@ for ds in (sp, bp):
 # ## 3. Learning curves
 #
 # `learning_curves` takes a mapping *label -> Result* (or *label -> list of Results* for
-# several seeds, drawn as mean +- SD). Like every neurosig figure function it draws into the
-# axes you pass as `ax=` (so figures compose into panels) or makes a new figure, and returns
-# the Figure. `save_figure` writes it as PDF and PNG, ready for a paper.
+# several seeds, drawn as the mean with a 95 % CI band). Like every neurosig figure function
+# it draws into the axes you pass as `ax=` (so figures compose into panels) or makes a new
+# figure at a journal width, and returns the Figure. `save_figure` writes it as PDF, SVG and
+# 300-dpi PNG, with its provenance (`.json`) and the plotted numbers (`.nc`); the catalogue of
+# figures is in `docs/figures.md`.
 
 # %%
 fig, ax = plt.subplots()

@@ -34,12 +34,12 @@
 #
 # 1. read the model's equations, as they are handed to Brian2,
 # 2. train the preset `lif-sigprop-digits` and record spikes before and after learning,
-# 3. draw a raster plot per layer before and after learning, and membrane-potential traces,
+# 3. draw a raster plot before and after learning, and membrane-potential traces,
 # 4. look at the firing rates the network settles into.
 #
 # **Run time.** A few minutes on a laptop, of which about half a minute is each one-off C++
-# compile (the training program and the recording program; both cached under
-# `~/.cache/neurosig`). `NEUROSIG_QUICK=1` (the test suite sets it) runs a small version: read
+# compile (the training program and the recording program; both cached in neurosig's cache,
+# `~/.cache/neurosig` by default: `neurosig cache info`). `NEUROSIG_QUICK=1` (the test suite sets it) runs a small version: read
 # its numbers as a smoke test only.
 
 # %%
@@ -54,7 +54,8 @@ from neurosig import results
 from neurosig.config import load_experiment
 from neurosig.models.lif import LIFConfig
 from neurosig.models.lif_network import equations_text
-from neurosig.plotting import raster, save_figure, use_style
+from neurosig.analyses.figures.spiking import membrane_traces, spike_rasters
+from neurosig.plotting import save_figure, use_style
 from neurosig.train import train
 
 QUICK = os.environ.get("NEUROSIG_QUICK") == "1"
@@ -117,25 +118,13 @@ print(f"{speed:,.0f} training samples/s (median over epochs)")
 # ## 3. Raster plots before and after learning
 #
 # The first 5 recorded test samples, one after the other (a grey line marks each onset); one
-# dot per spike of the data compartment.
+# dot per spike of the data compartment. `spike_rasters` is the catalogue's figure (see
+# `docs/figures.md`): it reads the stored trains of both moments, draws them at a journal
+# width (two columns), and `save_figure` writes PDF, SVG and PNG with the plotted spikes
+# (`lif_raster.nc`) and their provenance (`lif_raster.json`).
 
 # %%
-n_show = 5
-layers = [layer for layer in results.layers(ds) if results.has_spikes(ds, layer)]
-fig, axes = plt.subplots(len(layers), 2, figsize=(7.0, 2.2 * len(layers)), squeeze=False)
-for row, layer in enumerate(layers):
-    for col, initial in enumerate((True, False)):
-        ax = axes[row, col]
-        rec = results.spikes(ds, layer, initial=initial)
-        raster(
-            rec.time - rec.t_start,
-            rec.unit,
-            trials=rec.sample,
-            duration=rec.duration,  # the recorded window of one sample (s)
-            max_trials=n_show,
-            title=f"layer {layer}, {'before' if initial else 'after'} learning",
-            ax=ax,
-        )
+fig = spike_rasters(ds, layer=1, n_samples=5)
 print(*save_figure(fig, OUT / "lif_raster"))
 
 # %% [markdown]
@@ -143,16 +132,8 @@ print(*save_figure(fig, OUT / "lif_raster"))
 # learning (`results.traces(ds, 1)`, recorded at every time step; spikes show as resets).
 
 # %%
-traces = results.traces(ds, 1)
-trace = traces.values[0]  # first recorded sample: (unit, step)
-t_ms = traces.times() * 1e3
-fig, ax = plt.subplots()
-for u, v in enumerate(trace):
-    ax.plot(t_ms, v, linewidth=0.8, label=f"unit {u}")
-ax.axhline(p.v_th, color="0.5", linestyle=":", linewidth=0.8)
-ax.set_xlabel("time from onset (ms)")
-ax.set_ylabel(f"membrane potential ({traces.units})")
-ax.legend(fontsize=6)
+fig = membrane_traces(ds, layer=1, sample=0)
+fig.axes[0].axhline(p.v_th, color="0.5", linestyle=":", linewidth=0.8)  # the threshold
 print(*save_figure(fig, OUT / "lif_traces"))
 
 # %% [markdown]

@@ -1,100 +1,194 @@
 """Publication figures from stored Results: xarray in, matplotlib Figure out.
 
-Every function takes an optional ``ax`` and draws into it, so figures compose into panels.
-The package style (:func:`use_style`) sets sizes for a one-column journal figure and a
-colour-blind-safe palette (Wong 2011, Nat Methods 8:441).
+Every function takes an optional ``ax`` and draws into it, so figures compose into panels, and
+returns the Figure. The package holds the mechanisms every figure shares:
+
+* :mod:`neurosig.plotting.style`: the style file, journal widths, colour maps, new figures
+  (:func:`use_style`, :func:`figure_axes`, :func:`figure_panels`);
+* :mod:`neurosig.plotting.save`: :func:`save_figure` (PDF, SVG, PNG, provenance, the plotted
+  numbers as netCDF) and :func:`attach_data`;
+* :mod:`neurosig.plotting.standards`: :func:`text_problems`, the check of text size, clipping
+  and overlap;
+
+and two figures: :func:`learning_curves` and the spike :func:`raster`. The catalogue of
+figures built from Results and sweeps is :mod:`neurosig.analyses.figures`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from importlib import resources
-from pathlib import Path
+import warnings
+from collections.abc import Mapping, Sequence
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
+import scipy.stats
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from neurosig.results import primary_accuracy
+from neurosig.plotting.save import attach_data, figure_data, save_figure
+from neurosig.plotting.standards import text_problems
+from neurosig.plotting.style import (
+    DIVERGING_CMAP,
+    OKABE_ITO,
+    SEQUENTIAL_CMAP,
+    STYLE,
+    WIDTHS_MM,
+    figure_axes,
+    figure_panels,
+    journal_width,
+    style_context,
+    styled,
+    use_style,
+)
+from neurosig.results import experiment, primary_accuracy
 
-STYLE = str(resources.files("neurosig.plotting") / "neurosig.mplstyle")
+__all__ = [
+    "DIVERGING_CMAP",
+    "OKABE_ITO",
+    "SEQUENTIAL_CMAP",
+    "Results",
+    "STYLE",
+    "WIDTHS_MM",
+    "attach_data",
+    "figure_axes",
+    "figure_data",
+    "figure_panels",
+    "group_results",
+    "journal_width",
+    "learning_curves",
+    "mean_ci",
+    "raster",
+    "save_figure",
+    "style_context",
+    "styled",
+    "text_problems",
+    "use_style",
+]
+
+Results = xr.Dataset | Sequence[xr.Dataset] | Mapping[str, xr.Dataset | Sequence[xr.Dataset]]
+"""What figures of several Results take: one, a sequence, or label -> Result(s)."""
 
 
-def use_style() -> None:
-    """Apply neurosig's matplotlib style globally."""
-    plt.style.use(STYLE)
+def group_results(results: Results) -> dict[str, list[xr.Dataset]]:
+    """Results grouped into conditions: label -> the Results (seeds) of one experiment.
 
+    One Result, a sequence of Results (grouped by experiment name, in order of first
+    appearance: the seeds of a model end up together), or a mapping label -> Result(s) (kept).
 
-def figure_axes(ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """The figure and axes to draw into: ``ax`` and its figure, or a new styled figure.
-
-    Every plotting function of neurosig starts with this, so that it draws into a panel of the
-    caller's figure when given one.
+    Examples
+    --------
+    >>> {label: len(runs) for label, runs in group_results({"SP": xr.Dataset()}).items()}
+    {'SP': 1}
     """
-    if ax is not None:
-        return ax.figure, ax
-    with plt.style.context(STYLE):
-        fig, ax = plt.subplots()
-        interactive = matplotlib.is_interactive()
-    # leaving the style context restores rcParams, which switched interactive mode off in
-    # Jupyter: later figures of the session then no longer displayed
-    matplotlib.interactive(interactive)
-    return fig, ax
+    if isinstance(results, xr.Dataset):
+        results = [results]
+    if isinstance(results, Mapping):
+        return {str(k): [v] if isinstance(v, xr.Dataset) else list(v) for k, v in results.items()}
+    groups: dict[str, list[xr.Dataset]] = {}
+    for ds in results:
+        groups.setdefault(experiment(ds).name, []).append(ds)
+    return groups
 
 
+def mean_ci(
+    values: np.ndarray, axis: int = 0, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over ``axis`` and the two-sided Student-t confidence interval of the mean.
+
+    ``mean +- t_{(1 + c)/2, n - 1} s / sqrt(n)`` with ``s`` the sample sd (ddof 1) of the ``n``
+    finite values; the bounds are NaN where ``n < 2``.
+
+    Examples
+    --------
+    >>> mean, low, high = mean_ci(np.array([[0.5], [0.7]]))
+    >>> [round(float(v[0]), 3) for v in (mean, low, high)]
+    [0.6, -0.671, 1.871]
+    """
+    values = np.asarray(values, dtype=float)
+    n = np.isfinite(values).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN, as documented
+        mean = np.nanmean(values, axis=axis)
+        sd = np.nanstd(values, axis=axis, ddof=1)
+        half = scipy.stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = np.where(n > 1, half, np.nan)
+    return mean, mean - half, mean + half
+
+
+@styled
 def learning_curves(
-    results: xr.Dataset | Mapping[str, xr.Dataset] | Mapping[str, list[xr.Dataset]],
+    results: Results,
     *,
     split: str = "test",
+    confidence: float = 0.95,
     title: str | None = None,
     ax: Axes | None = None,
+    width: str = "single",
+    height: float | None = None,
 ) -> Figure:
-    """Accuracy (in %) of the primary readout against epoch for one or several Results.
+    """Accuracy (in %) of the primary readout against epoch, one curve per model.
 
     Parameters
     ----------
     results
-        One Result, a mapping label -> Result, or label -> list of Results (seeds: drawn as
-        the mean with a band of +- one standard deviation).
+        One Result; Results (grouped by experiment, :func:`group_results`); or a mapping
+        label -> Result or label -> Results. A group of several Results (seeds) is drawn as
+        its mean with a band: the ``confidence`` Student-t interval of the mean (:func:`mean_ci`),
+        drawn within 0-100 % (the attached data keep the interval as computed).
     split
         The split whose accuracy is drawn: ``"train"``, ``"validation"`` or ``"test"``.
+    confidence
+        Of the band.
     title
         Axes title.
     ax
         Draw into these axes instead of a new figure.
+    width, height
+        Journal width (:data:`WIDTHS_MM`) and height (mm) of a new figure.
+
+    Returns
+    -------
+    Figure
+        With the plotted numbers attached (:func:`attach_data`): ``accuracy`` (model, run,
+        epoch), ``mean``, ``ci_low``, ``ci_high`` (model, epoch), in %.
     """
-    if isinstance(results, xr.Dataset):
-        results = {results.attrs.get("name", "result"): results}
-    fig, ax = figure_axes(ax)
-    with plt.style.context(STYLE):
-        for label, runs in results.items():
-            runs = runs if isinstance(runs, list) else [runs]
-            stacked = xr.concat([primary_accuracy(r, split) for r in runs], dim="run") * 100
-            mean = stacked.mean("run")
-            (line,) = ax.plot(mean.epoch, mean, label=label)
-            if len(runs) > 1:
-                sd = stacked.std("run")
-                ax.fill_between(
-                    mean.epoch,
-                    mean - sd,
-                    mean + sd,
-                    color=line.get_color(),
-                    alpha=0.25,
-                    linewidth=0,
-                )
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel(f"{split} accuracy (%)")
-        ax.legend()
-        if title:
-            ax.set_title(title)
+    groups = group_results(results)
+    fig, ax = figure_axes(ax, width=width, height=height)
+    curves = []
+    for label, runs in groups.items():
+        stacked = xr.concat([primary_accuracy(r, split) for r in runs], dim="run", join="outer")
+        stacked = stacked.assign_coords(run=np.arange(len(runs)))
+        curves.append(100 * stacked.expand_dims(model=[label]).drop_attrs())
+    acc = xr.concat(curves, dim="model", join="outer").transpose("model", "run", "epoch")
+    mean, low, high = mean_ci(acc.values, axis=1, confidence=confidence)
+    n_runs = acc.notnull().any("epoch").sum("run").values
+    for i, label in enumerate(groups):
+        (line,) = ax.plot(acc.epoch, mean[i], label=label)
+        if n_runs[i] > 1:
+            band = np.clip([low[i], high[i]], 0.0, 100.0)  # an accuracy stays in [0, 100] %
+            ax.fill_between(acc.epoch, *band, color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(f"{split} accuracy (%)")
+    ax.legend(title=f"mean, {100 * confidence:g}% CI over seeds" if n_runs.max() > 1 else None)
+    if title:
+        ax.set_title(title)
+    attrs = {"units": "%"}
+    attach_data(ax, xr.Dataset(
+        {
+            "accuracy": (acc.dims, acc.values, {**attrs, "long_name": f"{split} accuracy"}),
+            "mean": (("model", "epoch"), mean, {**attrs, "long_name": "mean over runs"}),
+            "ci_low": (("model", "epoch"), low, attrs),
+            "ci_high": (("model", "epoch"), high, attrs),
+        },
+        coords={"model": list(groups), "epoch": acc.epoch.values},
+        attrs={"figure": "learning_curves", "confidence": confidence},
+    ))  # fmt: skip
     return fig
 
 
+@styled
 def raster(
     spike_times: ArrayLike,
     units: ArrayLike,
@@ -148,6 +242,7 @@ def raster(
     >>> fig = raster([0.010, 0.030, 0.020], [2, 2, 0], trials=[0, 0, 1], duration=0.05)
     >>> [float(limit) for limit in fig.axes[0].get_xlim()]
     [0.0, 100.0]
+    >>> import matplotlib.pyplot as plt
     >>> plt.close(fig)
 
     The spike trains of a Result (:func:`neurosig.analyses.activity.spike_trains_from_result`)
@@ -173,29 +268,13 @@ def raster(
             t, u, k, n_trials = t[keep], u[keep], k[keep], max_trials
         t = t + k * duration
     fig, ax = figure_axes(ax)
-    with plt.style.context(STYLE):
-        ax.plot(1e3 * t, u, "|", color="k", markersize=markersize)
-        if trials is not None:
-            for onset in range(1, n_trials):
-                ax.axvline(1e3 * onset * duration, color="0.6", linewidth=0.6)
-            ax.set_xlim(0.0, 1e3 * n_trials * duration)
-        ax.set_xlabel("time (ms)")
-        ax.set_ylabel(ylabel)
-        if title:
-            ax.set_title(title)
+    ax.plot(1e3 * t, u, "|", color="k", markersize=markersize)
+    if trials is not None:
+        for onset in range(1, n_trials):
+            ax.axvline(1e3 * onset * duration, color="0.6", linewidth=0.6)
+        ax.set_xlim(0.0, 1e3 * n_trials * duration)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     return fig
-
-
-def save_figure(
-    fig: Figure, path: str | Path, formats: tuple[str, ...] = ("pdf", "png")
-) -> list[Path]:
-    """Save ``fig`` as ``path`` with each suffix in ``formats``; returns the files written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        target = path.with_suffix(f".{fmt}")
-        # explicit, because the style's savefig settings are not active outside its context
-        fig.savefig(target, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        written.append(target)
-    return written
