@@ -684,7 +684,12 @@ def _same_declaration(group, sweep: Sweep) -> bool:
         stored = sweep_from_dict(tomllib.loads(group.attrs["neurosig_sweep"]), "the store")
     except (KeyError, tomllib.TOMLDecodeError, NeurosigError):
         return False
-    return stored.spec_hash == sweep.spec_hash
+    if stored.spec_hash != sweep.spec_hash:
+        return False
+    seeds = np.zeros(sweep.shape, dtype="uint32")  # and its points were trained with its seeds
+    for job in sweep.jobs():
+        seeds[job.index] = job.experiment.train.seed
+    return bool(np.array_equal(group["train_seed"][...], seeds))
 
 
 def seeds_paired(train_seed: np.ndarray) -> bool:
