@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import re
+import shlex
 import sys
 import traceback
 from collections import Counter
@@ -270,6 +271,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    """The catalogue (``--list``), or its figures of the given Results and sweep stores."""
+    from neurosig.analyses.figures.catalogue import catalogue_table
+    from neurosig.analyses.figures.figure_set import figure_set
+    from neurosig.atomic import check_writable
+    from neurosig.errors import ConfigError
+
+    if args.list:
+        print(catalogue_table())
+        return 0
+    if not args.inputs:
+        raise ConfigError("figures: give Result files or sweep stores, or --list")
+    out = Path(args.out)
+    check_writable(out / "figure.pdf")  # before the work, not after it
+    command = shlex.join(["neurosig", *sys.argv[1:]])
+    for outcome in figure_set(args.inputs, out, only=args.only, command=command):
+        if outcome.skipped:
+            print(f"{outcome.name}: skipped ({outcome.skipped})", file=sys.stderr)
+        else:
+            print(f"{outcome.name}: " + ", ".join(p.name for p in outcome.files))
+    print(f"figures written to {out}")
+    return 0
+
+
+def _add_figures_parser(sub) -> None:
+    p = sub.add_parser(
+        "figures",
+        help="the catalogue's figures of Results and sweep stores: PDF, SVG, PNG, provenance",
+    )
+    p.add_argument("inputs", nargs="*", help="Result files (.nc) and sweep stores (.zarr)")
+    p.add_argument("--out", default="figures", help="output folder (default: figures)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="these catalogue figures only")
+    p.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    p.set_defaults(func=cmd_figures)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from neurosig.atomic import check_writable
     from neurosig.errors import ConfigError, Interrupted
@@ -471,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     _add_cache_parser(sub)
+    _add_figures_parser(sub)
     return parser
 
 
