@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.neurosig-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-all bench lint clean
+.PHONY: demo test test-all bench lint clean figures
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh $(VENV)
@@ -12,6 +12,13 @@ $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 
 demo: $(STAMP)
 	$(PY) -m neurosig demo --out results/demo
+
+# The shipped study (analyses/studies/sigprop-vs-bp-digits.toml) in quick mode: its four sweeps
+# with 2 seeds, 5 epochs, 600 samples, then the figure results/figures/sigprop-vs-bp-digits-quick.*
+# (docs/figures.md). The full figure: the same command without --quick.
+figures: $(STAMP)
+	$(PY) -m neurosig figures --study analyses/studies/sigprop-vs-bp-digits.toml --quick \
+		--out results/figures
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -2,9 +2,10 @@
 
 Subcommands: ``train``, ``validate``, ``models``, ``data``, ``demo``, ``audit`` (forward-only and
 locality audit of a model), ``report`` (plausibility report card of Results), ``sweep``
-(parameter sweeps), ``cache`` (show or clean neurosig's cache). A mistake the user can make
-(bad config, unknown data set, missing files, divergence) ends in one line on stderr and exit
-code 2, never a traceback.
+(parameter sweeps), ``cache`` (show or clean neurosig's cache), ``figures`` (publication
+figures of Results and sweeps, and the multi-panel figure of a study). A mistake the user can
+make (bad config, unknown data set, missing files, divergence) ends in one line on stderr and
+exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -272,7 +273,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    """The catalogue (``--list``), or its figures of the given Results and sweep stores."""
+    """The catalogue (``--list``), its figures of the given Results and sweep stores, or the
+    figure of a study (``--study``)."""
     from neurosig.analyses.figures.catalogue import catalogue_table
     from neurosig.analyses.figures.figure_set import figure_set
     from neurosig.atomic import check_writable
@@ -281,11 +283,19 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if args.list:
         print(catalogue_table())
         return 0
-    if not args.inputs:
-        raise ConfigError("figures: give Result files or sweep stores, or --list")
+    if args.study and (args.inputs or args.only):
+        raise ConfigError("figures --study: the study names its inputs and panels; give no others")
+    if not args.study and args.quick:
+        raise ConfigError("figures --quick: a study's option; give --study SPEC.toml")
+    if not args.inputs and not args.study:
+        raise ConfigError(
+            "figures: give Result files or sweep stores, --study SPEC.toml, or --list"
+        )
     out = Path(args.out)
     check_writable(out / "figure.pdf")  # before the work, not after it
     command = shlex.join(["neurosig", *sys.argv[1:]])
+    if args.study:
+        return _study_figure(args.study, out, args.quick, command)
     for outcome in figure_set(args.inputs, out, only=args.only, command=command):
         if outcome.skipped:
             print(f"{outcome.name}: skipped ({outcome.skipped})", file=sys.stderr)
@@ -295,15 +305,58 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_figure(spec: str, out: Path, quick: bool, command: str) -> int:
+    """``neurosig figures --study SPEC [--quick]``: one line per input and per panel, the files,
+    and a warning per text problem of the figure (too small, clipped, overlapping)."""
+    from neurosig.analyses.figures.compose import build_study
+    from neurosig.analyses.figures.study import load_study
+
+    study = load_study(spec)
+    mode = " (quick)" if quick else ""
+    print(f"study {study.name!r}{mode}: {len(study.panels)} panels", file=sys.stderr)
+    made = build_study(
+        study,
+        out,
+        quick=quick,
+        command=command,
+        say=lambda message: print(f"neurosig: {message}", file=sys.stderr),
+    )
+    for name, data in made.inputs.items():
+        where = ", ".join(map(str, data.sources[:2])) + (" ..." if len(data.sources) > 2 else "")
+        trained = f", {data.trained} trained now" if data.trained else ""
+        print(f"input {name}: {len(data.results)} Results from {where}{trained}")
+    for panel in study.panels:
+        print(f"panel {panel.letter}: {panel.figure} of {', '.join(panel.inputs)}")
+    for problem in made.problems:
+        print(f"neurosig: warning: {problem} (change the study's height, rows or columns)",
+              file=sys.stderr)  # fmt: skip
+    print(f"{made.files[0].stem}: " + ", ".join(p.name for p in made.files))
+    print(f"figure written to {out}")
+    return 0
+
+
 def _add_figures_parser(sub) -> None:
     p = sub.add_parser(
         "figures",
-        help="the catalogue's figures of Results and sweep stores: PDF, SVG, PNG, provenance",
+        help="the catalogue's figures of Results and sweep stores, or a study's multi-panel "
+        "figure: PDF, SVG, PNG, provenance",
     )
     p.add_argument("inputs", nargs="*", help="Result files (.nc) and sweep stores (.zarr)")
     p.add_argument("--out", default="figures", help="output folder (default: figures)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="these catalogue figures only")
     p.add_argument("--list", action="store_true", help="list the catalogue and exit")
+    p.add_argument(
+        "--study",
+        metavar="SPEC.toml",
+        help="a study: one figure of the panels its TOML declares (docs/figures.md), drawn from "
+        "its Results and sweeps (sweeps whose store is missing or unfinished are run first)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="with --study: run its sweeps with the study's [quick] changes (fewer seeds, "
+        "epochs, samples), into stores of their own; the figure is NAME-quick",
+    )
     p.set_defaults(func=cmd_figures)
 
 
