@@ -6,9 +6,11 @@
 * ``report.md``: one table per rule (criterion, layer, value with its CI, literature range,
   band, note) and the numbered citations;
 * ``report.html``: the same, self-contained, with the figure embedded;
-* ``report.pdf`` and ``report.png``: rasters, activity statistics against the literature
-  ranges (grey bands), sparseness and energy with accuracy against spikes per inference, the
-  RDMs, the layer-by-layer CKA matrix against BP, and the card as a heatmap (rules x criteria);
+* ``report.{pdf,svg,png}``: the dashboard (:func:`plot_report`), lettered panels of the figure
+  catalogue at a journal width: rasters before and after learning and accuracy against spikes
+  per inference (spiking models), the RDMs and the layer-by-layer CKA against BP, the card,
+  and with baselines a heatmap of every rule's bands; with its provenance (``report.json``)
+  and plotted numbers (``report.nc``), as every catalogue figure (``docs/figures.md``);
 * ``card.nc``: every card as labelled data.
 
 Each card's warnings (:attr:`Card.warnings`, :mod:`neurosig.analyses.caveats`: an unfinished
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import base64
 import html
-import math
+import string
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
@@ -35,21 +38,16 @@ from matplotlib.figure import Figure
 
 from neurosig import results as result_schema
 from neurosig.analyses import activity, caveats
+from neurosig.analyses.figures.card import BAND_COLOURS
+from neurosig.analyses.figures.catalogue import CATALOGUE
+from neurosig.analyses.figures.compose import LETTER_SIZE, draw_panel
 from neurosig.analyses.plausibility import BANDS, Card, probe_trials, report_card
 from neurosig.errors import DataError
-from neurosig.plotting import STYLE, raster
+from neurosig.plotting import WIDTHS_MM, save_figure, style_context
+from neurosig.plotting.style import MM_PER_INCH
 
 __all__ = ["card_markdown", "plot_report", "write_report"]
 
-# colour of each band in the heatmap (Wong 2011 palette; grey for not applicable)
-BAND_COLOURS = {
-    "in": "#009E73",
-    "near": "#F0E442",
-    "out": "#D55E00",
-    "flag": "#CC79A7",
-    "not applicable": "#DDDDDD",
-    "uninformative": "#56B4E9",  # its untrained network or control scores in too
-}
 WARNING_COLOUR = "#D55E00"  # the "out" colour: what the reader must not miss
 # the criteria of the heatmap and the activity panel, in PLAUSIBILITY.md's order
 HEATMAP_KEYS = (
@@ -76,7 +74,6 @@ HEATMAP_KEYS = (
     "participation_ratio",
     "class_selectivity",
 )
-ACTIVITY_KEYS = ("median_rate", "isi_cv", "lv", "fano_factor_1s", "noise_correlation_1s")
 
 
 def _fmt(v: float) -> str:
@@ -220,81 +217,64 @@ def _warning_html(text: str) -> str:
 
 # -- the figure --------------------------------------------------------------------------------
 
-
-def _raster(ax, ds: xr.Dataset, title: str) -> None:
-    layers = result_schema.layers(ds)
-    if not layers:
-        ax.set_axis_off()
-        return
-    layer = layers[0]
-    if result_schema.has_spikes(ds):
-        trains = activity.spike_trains_from_result(ds, layer)
-        raster(
-            trains.time,
-            trains.unit,
-            trials=trains.trial,
-            duration=float(trains.attrs["duration"]),
-            max_trials=5,
-            ylabel=f"layer {layer} unit",
-            title=title,
-            ax=ax,
-        )
-        ax.set_xlabel("time (ms), 5 stimuli")
-    else:
-        a = np.asarray(result_schema.activity(ds, layer).values, dtype=float)[:50]
-        ax.imshow(a.T, aspect="auto", cmap="Greys", interpolation="nearest")
-        ax.set(xlabel="stimulus", ylabel=f"layer {layer} unit", title=title + " (rates)")
+DASHBOARD_WIDTH = "double"
+"""Journal width of the dashboard (:data:`neurosig.plotting.WIDTHS_MM`)."""
+HEATMAP_FRAME_MM, HEATMAP_RULE_MM = 48.0, 7.0
+"""Height of the heatmap row (rules x criteria, with several rules): its legend and rotated
+criterion names, and one row per rule."""
 
 
-def _activity_panel(axes, cards: Sequence[Card]) -> None:
-    for ax, key in zip(axes, ACTIVITY_KEYS, strict=True):
-        ref = cards[0].references.get(key)
-        if ref and not ref.relative:
-            ax.axhspan(ref.low, ref.high, color="0.85", zorder=0)
-        for i, card in enumerate(cards):
-            try:
-                row = card.row(key)
-            except KeyError:
-                continue
-            if np.isfinite(row.value):
-                err = None
-                if np.isfinite(row.low) and np.isfinite(row.high):
-                    err = [[row.value - row.low], [row.high - row.value]]
-                ax.errorbar([i], [row.value], yerr=err, fmt="o", ms=4)
-            else:
-                ax.text(i, 0.5, "n/a", transform=ax.get_xaxis_transform(), ha="center", size=7)
-        ax.set_xticks(range(len(cards)), [c.model for c in cards], rotation=45, size=7)
-        ax.set_xlim(-0.5, len(cards) - 0.5)
-        ax.set_title(key.replace("_", " "), size=8)
+@dataclass(frozen=True)
+class DashboardPanel:
+    """One panel of the dashboard: a catalogue figure of an argument, and its height."""
+
+    name: str
+    argument: Any
+    options: dict[str, Any]
+    height_mm: float
 
 
-def _sparseness_panel(ax_sparse, ax_energy, cards: Sequence[Card]) -> None:
-    width = 0.35
-    for j, key in enumerate(("lifetime_sparseness", "population_sparseness")):
-        values = []
-        for card in cards:
-            try:
-                values.append(card.row(key).value)
-            except KeyError:
-                values.append(math.nan)
-        ax_sparse.bar(
-            np.arange(len(cards)) + (j - 0.5) * width, values, width, label=key.split("_")[0]
-        )
-    ax_sparse.set_xticks(range(len(cards)), [c.model for c in cards], rotation=45, size=7)
-    ax_sparse.set(ylabel="Vinje-Gallant S", title="sparseness")
-    ax_sparse.legend(fontsize=7)
-    for card in cards:
-        try:
-            spikes = card.row("spikes_per_inference").value
-        except KeyError:
-            continue
-        if np.isfinite(spikes):
-            ax_energy.scatter(spikes, 100 * card.accuracy)
-            ax_energy.annotate(card.model, (spikes, 100 * card.accuracy), size=7)
-    ax_energy.set(xlabel="spikes per inference", ylabel="test accuracy (%)", title="energy")
+def _applies(name: str, argument: Any, options: dict[str, Any]) -> DashboardPanel | None:
+    """The panel when its argument stores what the figure draws (tried on a scratch figure,
+    whose height becomes the panel's), else None."""
+    try:
+        scratch = CATALOGUE[name].function(argument, **options)
+    except DataError:
+        return None
+    height = scratch.get_size_inches()[1] * MM_PER_INCH
+    plt.close(scratch)
+    return DashboardPanel(name, argument, options, height)
+
+
+def dashboard_rows(
+    cards: Sequence[Card], results: Sequence[xr.Dataset]
+) -> list[list[DashboardPanel]]:
+    """The catalogue panels of the dashboard that apply, row by row.
+
+    Rasters before and after learning beside accuracy against spikes per inference (spiking
+    models); the RDMs of the reported rule beside its CKA against BP (when a BP baseline is
+    given); the card of the reported rule. A panel whose data the Results do not store is
+    left out, not drawn empty.
+    """
+    main, card = results[0], cards[0]
+    bp = next((ds for ds in results[1:] if ds.attrs.get("model") == "bp"), None)
+    groups = {c.name: [ds] for c, ds in zip(cards, results, strict=False)}
+    groups[card.name] = [main]
+    candidates = [
+        [("rasters", main, {}), ("spikes_vs_accuracy", groups, {})],
+        [("rdms", main, {}), ("cka", main, {"reference": bp}) if bp is not None else None],
+        [("card", card, {"width": DASHBOARD_WIDTH})],
+    ]
+    rows = []
+    for row in candidates:
+        panels = [_applies(*c) for c in row if c is not None]
+        if panels := [p for p in panels if p is not None]:
+            rows.append(panels)
+    return rows
 
 
 def _heatmap(ax, cards: Sequence[Card]) -> None:
+    """The bands of every rule (rows) on every criterion (columns)."""
     keys = [k for k in HEATMAP_KEYS if any(_has(c, k) for c in cards)]
     codes = np.full((len(cards), len(keys)), BANDS.index("not applicable"))
     for i, card in enumerate(cards):
@@ -303,63 +283,43 @@ def _heatmap(ax, cards: Sequence[Card]) -> None:
                 codes[i, j] = BANDS.index(card.row(key).band)
     cmap = ListedColormap([BAND_COLOURS[b] for b in BANDS])
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=len(BANDS) - 0.5, aspect="auto")
-    ax.set_yticks(range(len(cards)), [c.name for c in cards], size=7)
-    ax.set_xticks(range(len(keys)), keys, rotation=60, ha="right", size=7)
+    ax.set_yticks(range(len(cards)), [c.name for c in cards])
+    ax.set_xticks(range(len(keys)), [k.replace("_", " ") for k in keys], rotation=90)
     handles = [plt.Rectangle((0, 0), 1, 1, color=BAND_COLOURS[b]) for b in BANDS]
-    ax.legend(handles, BANDS, ncol=len(BANDS), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1))
+    ax.legend(handles, BANDS, ncol=len(BANDS), loc="lower left", bbox_to_anchor=(0, 1))
 
 
 def _has(card: Card, key: str) -> bool:
     return any(r.key == key for r in card.rows)
 
 
-def _rdm_panel(axes, card: Card) -> None:
-    ex = card.extras
-    if "labels" not in ex:
-        for ax in axes:
-            ax.set_axis_off()
-        return
-    order = np.argsort(ex["labels"], kind="stable")
-    for ax, (key, title) in zip(
-        axes,
-        (("rdm", card.model), ("rdm_bp", "BP"), ("rdm_untrained", "untrained")),
-        strict=True,
-    ):
-        if key not in ex:
-            ax.set_axis_off()
-            continue
-        ax.imshow(ex[key][np.ix_(order, order)], cmap="viridis")
-        ax.set(title=f"RDM: {title}", xticks=[], yticks=[])
-
-
-def _cka_panel(ax, card: Card) -> None:
-    m = card.extras.get("cka_matrix")
-    if m is None:
-        ax.text(0.5, 0.5, "no BP baseline", ha="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return
-    values = np.asarray(m)
-    im = ax.imshow(values, vmin=0, vmax=1, cmap="magma")
-    ax.set(xlabel="BP layer", ylabel=f"{card.model} layer", title="debiased CKA")
-    ax.set_xticks(range(values.shape[1]), range(1, values.shape[1] + 1))
-    ax.set_yticks(range(values.shape[0]), range(1, values.shape[0] + 1))
-    ax.figure.colorbar(im, ax=ax, shrink=0.8)
-
-
 def plot_report(cards: Sequence[Card], results: Sequence[xr.Dataset]) -> Figure:
-    """The multi-panel report figure; ``results[0]`` and ``cards[0]`` are the rule reported."""
-    with plt.style.context(STYLE):
-        interactive = matplotlib.is_interactive()
-        fig = plt.figure(figsize=(14, 13), layout="constrained")
-        top, mid, rdms, bottom = fig.subfigures(4, 1, height_ratios=[1, 1, 1, 1.1])
-        a = top.subplots(1, 3, width_ratios=[2, 1, 1])
-        _raster(a[0], results[0], f"{cards[0].name}: first hidden layer")
-        _sparseness_panel(a[1], a[2], cards)
-        _activity_panel(mid.subplots(1, len(ACTIVITY_KEYS)), cards)
-        r = rdms.subplots(1, 4)
-        _rdm_panel(r[:3], cards[0])
-        _cka_panel(r[3], cards[0])
-        _heatmap(bottom.subplots(), cards)
+    """The report's dashboard: catalogue figures in lettered panels, at a journal width.
+
+    ``results[0]`` and ``cards[0]`` are the rule reported, the other Results its baselines
+    (a ``bp`` one is the CKA reference). The panels are :func:`dashboard_rows`, drawn by
+    :func:`neurosig.analyses.figures.compose.draw_panel` (the functions ``neurosig figures``
+    and the studies use), and, with several rules, a heatmap of every card's bands. The
+    plotted numbers are attached (:func:`neurosig.plotting.figure_data`).
+    """
+    rows = dashboard_rows(cards, results)
+    heights = [max(panel.height_mm for panel in row) for row in rows]
+    if len(cards) > 1:
+        heights.append(HEATMAP_FRAME_MM + HEATMAP_RULE_MM * len(cards))
+    letters = iter(string.ascii_lowercase)
+    size = (WIDTHS_MM[DASHBOARD_WIDTH] / MM_PER_INCH, sum(heights) / MM_PER_INCH)
+    with style_context():
+        fig = plt.figure(figsize=size, layout="constrained")
+        subs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+        for sub, row in zip(subs, rows, strict=False):
+            ratios = [2, 1] if len(row) == 2 else None
+            cells = sub.subfigures(1, len(row), width_ratios=ratios, squeeze=False)[0]
+            for cell, panel in zip(cells, row, strict=True):
+                draw_panel(cell, panel.name, panel.argument, panel.options, next(letters))
+        if len(cards) > 1:
+            subs[-1].suptitle(next(letters), x=0.0, ha="left", fontsize=LETTER_SIZE,
+                              fontweight="bold")  # fmt: skip
+            _heatmap(subs[-1].add_subplot(), cards)
         n_warnings = sum(len(card.warnings) for card in cards)
         if n_warnings:
             fig.suptitle(
@@ -367,7 +327,6 @@ def plot_report(cards: Sequence[Card], results: Sequence[xr.Dataset]) -> Figure:
                 "comparisons): read them in report.md",
                 color=WARNING_COLOUR,
             )
-    matplotlib.interactive(interactive)
     return fig
 
 
@@ -383,6 +342,7 @@ def write_report(
     trial_duration_ms: float = 1000.0,
     progress: Callable[[str], None] = print,
     warn: Callable[[str], None] | None = None,
+    command: str | None = None,
 ) -> list[Card]:
     """Score ``results`` (seeds of one rule) and every baseline; write the report files.
 
@@ -396,7 +356,8 @@ def write_report(
     Every card's warnings (:attr:`Card.warnings`; for a baseline also
     :func:`neurosig.analyses.caveats.baseline_warnings` against ``results[0]``) are passed to
     ``warn`` (default: ``progress``) as ``"NAME: warning: TEXT"`` before any work, head the
-    card's section of the report and are returned with the cards.
+    card's section of the report and are returned with the cards. ``command`` (the command
+    line) goes into the dashboard's provenance.
 
     Raises
     ------
@@ -430,9 +391,11 @@ def write_report(
         card.warnings += more
         cards.append(card)
     fig = plot_report(cards, [results[0]] + list(baselines))
-    fig.savefig(out / "report.png", dpi=130)
-    fig.savefig(out / "report.pdf")
-    plt.close(fig)
+    try:
+        sources = [ds.encoding.get("source") for ds in [*results, *baselines]]
+        save_figure(fig, out / "report", inputs=[p for p in sources if p], command=command)
+    finally:
+        plt.close(fig)
     (out / "report.md").write_text(card_markdown(cards))
     (out / "report.html").write_text(card_html(cards, (out / "report.png").read_bytes()))
     cards_ds = xr.concat(

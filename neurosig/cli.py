@@ -263,12 +263,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         trial_duration_ms=args.trial_duration,
         progress=progress,
         warn=warn,
+        command=shlex.join(["neurosig", *sys.argv[1:]]),
     )
     for card in cards:
         counts = Counter(row.band for row in card.rows)
         note = f" ({len(card.warnings)} warnings: see report.md)" if card.warnings else ""
         print(f"{card.name}: " + ", ".join(f"{n} {b}" for b, n in counts.items()) + note)
-    print(f"report written to {out}/report.md, report.html, report.pdf, report.png")
+    print(f"report written to {out}/report.md, report.html, report.pdf, report.svg, report.png")
     return 0
 
 

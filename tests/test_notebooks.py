@@ -115,6 +115,19 @@ def test_sweep_notebook_runs_resumes_and_draws_its_figure(run_notebook):
     assert (output / "quick-lr-dale.nc").stat().st_size > 0
 
 
+def test_figures_notebook_draws_every_catalogue_figure_and_a_study(run_notebook):
+    from neurosig.analyses.figures.catalogue import CATALOGUE
+
+    notebook = NOTEBOOKS[0].parent / "06_figures.py"
+    run, output = run_notebook(notebook)
+    assert all(name in run.stdout for name in CATALOGUE)  # the catalogue's table
+    names = [*CATALOGUE, "composed", "lif-vs-bp"]
+    for name in names:
+        for suffix in (".pdf", ".svg", ".png", ".nc", ".json"):
+            assert (output / name).with_suffix(suffix).stat().st_size > 0, (name, suffix)
+    assert "overlaps" not in run.stdout and "text problems: none" in run.stdout
+
+
 # ~17 s on 2 cores; skipped unless the notebooks extra is installed
 def test_a_notebook_executes_in_a_jupyter_kernel(tmp_path, monkeypatch):
     """The `notebooks` extra's route: jupytext reads the py:percent file, nbclient runs it on

@@ -36,7 +36,15 @@ from neurosig.plotting import WIDTHS_MM, save_figure, style_context, text_proble
 from neurosig.plotting.style import MM_PER_INCH
 from neurosig.results import load_result
 
-__all__ = ["StudyData", "StudyFigure", "build_study", "draw_study", "gather_inputs"]
+__all__ = [
+    "StudyData",
+    "StudyFigure",
+    "axes_needed",
+    "build_study",
+    "draw_panel",
+    "draw_study",
+    "gather_inputs",
+]
 
 LETTER_SIZE = 9.0
 """Panel letters, in points (bold)."""
@@ -157,7 +165,7 @@ def _panel_input(panel: StudyPanel, kind: str, data: Mapping[str, StudyData]) ->
     return report_card(first.results, bp=bp)
 
 
-def _axes_needed(function: Callable[..., Figure], argument: Any, options: Mapping) -> int:
+def axes_needed(function: Callable[..., Figure], argument: Any, options: Mapping) -> int:
     """How many axes a multi-axes catalogue figure draws for this input (one per layer, block
     or moment): counted on a scratch figure, colour bars left out."""
     scratch = function(argument, **options)
@@ -167,27 +175,43 @@ def _axes_needed(function: Callable[..., Figure], argument: Any, options: Mappin
         plt.close(scratch)
 
 
+def draw_panel(
+    cell: SubFigure, name: str, argument: Any, options: Mapping[str, Any], letter: str
+) -> list[Axes]:
+    """Draw catalogue figure ``name`` of ``argument`` into ``cell`` (a subfigure), its letter
+    in bold at the top left; returns its axes, the first labelled with the letter (which names
+    the panel's numbers in the saved data). The study and the report's dashboard use it.
+
+    Raises
+    ------
+    DataError
+        The argument does not store what the figure draws.
+    """
+    figure = CATALOGUE[name]
+    cell.suptitle(letter, x=0.0, ha="left", fontsize=LETTER_SIZE, fontweight="bold")
+    if figure.panels == "axes":
+        n = axes_needed(figure.function, argument, options)
+        axes = list(cell.subplots(1, n, squeeze=False).flat)
+        figure.function(argument, axes=axes, **options)
+    else:
+        axes = [cell.add_subplot()]
+        figure.function(argument, ax=axes[0], **options)
+    axes[0].set_label(letter)
+    return axes
+
+
 def _draw_panel(cell: SubFigure, panel: StudyPanel, data: Mapping[str, StudyData]) -> list[Axes]:
-    """Draw ``panel`` into ``cell``; returns its axes, the first labelled with its letter."""
-    figure = CATALOGUE[panel.figure]
+    """Draw ``panel`` of the study into ``cell``."""
     options = dict(panel.options)
-    if panel.reference and figure.input != "card":
+    if panel.reference and CATALOGUE[panel.figure].input != "card":
         options["reference"] = data[panel.reference].results[0]
     try:
-        argument = _panel_input(panel, figure.input, data)
-        if figure.panels == "axes":
-            n = _axes_needed(figure.function, argument, options)
-            axes = list(cell.subplots(1, n, squeeze=False).flat)
-            figure.function(argument, axes=axes, **options)
-        else:
-            axes = [cell.add_subplot()]
-            figure.function(argument, ax=axes[0], **options)
+        argument = _panel_input(panel, CATALOGUE[panel.figure].input, data)
+        return draw_panel(cell, panel.figure, argument, options, panel.letter)
     except DataError as err:
         raise DataError(
             f"panel {panel.letter} ({panel.figure} of {', '.join(panel.inputs)}): {err}"
         ) from None
-    axes[0].set_label(panel.letter)  # names the panel's numbers in the saved data
-    return axes
 
 
 def _legends(fig: Figure, drawn: Sequence[tuple[StudyPanel, list[Axes]]], width: str) -> None:
@@ -239,8 +263,6 @@ def draw_study(study: Study, data: Mapping[str, StudyData]) -> Figure:
                     grid[panel.row - 1 : panel.row - 1 + panel.rowspan,
                          panel.column - 1 : panel.column - 1 + panel.colspan]
                 )  # fmt: skip
-                cell.suptitle(panel.letter, x=0.0, ha="left", fontsize=LETTER_SIZE,
-                              fontweight="bold")  # fmt: skip
                 drawn.append((panel, _draw_panel(cell, panel, data)))
             _legends(fig, drawn, study.width)
         except BaseException:

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from neurosig.analyses import weights
 from neurosig.analyses.figures.geometry import width_for
@@ -110,6 +111,9 @@ def weight_distributions(
                         label=f"{name} ({n_units} units)")  # fmt: skip
         ax.set_title(block)
         ax.set_xlabel("weight")
+        # few ticks, and a shared power of ten for small weights: panels are narrow
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         if i == 0:
             ax.set_ylabel("synapses")
         ax.legend()
