@@ -1,6 +1,6 @@
 """``make demo``: sigprop in Brian2 (a rate and a LIF network) beside SP-core and backprop.
 
-The four models are 64-128-10 networks trained for the same number of epochs on the 8x8
+The four models are 64-128-10 networks trained for the same number of epochs (3) on the 8x8
 digits, which ship with scikit-learn (no download). The demo writes, to the output folder:
 
 * one Result per model (``PRESET.nc``);
@@ -29,9 +29,10 @@ from neurosig.plotting import learning_curves, save_figure
 from neurosig.results import primary_accuracy
 from neurosig.train import train
 
-DEMO_EPOCHS = 5
-"""Epochs of every demo model: one epoch axis for the learning curves (5 keeps ``make demo``
-under 5 minutes on a fresh clone with 2 cores, the Brian2 compiles included)."""
+DEMO_EPOCHS = 3
+"""Epochs of every demo model: one epoch axis for the learning curves (3 keeps ``make demo``
+under 5 minutes on a fresh clone with 2 cores, the virtual environment and the Brian2
+compiles included; with 5 it took 5 min 37 s)."""
 DEMO_PRESETS: Mapping[str, Mapping[str, Any]] = {
     "rate-sigprop-digits": {},
     "lif-sigprop-digits": {"train_record_every_epoch": True},  # the raster before learning
