@@ -211,6 +211,7 @@ class LIFModel(LayeredBrianModel):
                 n_units=st.sizes[layer],
                 t_start=0.0,
                 t_stop=T,
+                resolution=si(cfg, "dt"),
             )
             trace = exc = inh = None
             if layer <= len(traces):

@@ -16,12 +16,13 @@ import os
 import re
 import shlex
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from neurosig.errors import Interrupted, NeurosigError, os_error_message
+from neurosig.errors import Interrupted, NeurosigError, OutputError, os_error_message
 
 
 def _experiment_from_args(args: argparse.Namespace):
@@ -221,6 +222,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``neurosig export RESULT.nc --format nwb [--out F]``: one NWB file (neurosig.exchange)."""
+    from neurosig.atomic import check_writable
+    from neurosig.exchange import write_nwb
+    from neurosig.results import load_result
+
+    ds = load_result(args.result)
+    out = Path(args.out) if args.out else Path(args.result).with_suffix(f".{args.format}")
+    if out.exists() and not args.overwrite:
+        raise OutputError(f"{out} already exists; give another --out, or --overwrite to replace it")
+    check_writable(out)  # before the work, not after it
+    start = time.perf_counter()
+    write_nwb(ds, out)
+    size = out.stat().st_size / 2**20
+    print(f"{out}: NWB, {size:.1f} MiB, written in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """Exit code 0 when the untrained model is forward-only and local, 1 when not."""
     from neurosig.analyses.audit import audit_model
@@ -334,6 +353,37 @@ def _study_figure(spec: str, out: Path, quick: bool, command: str) -> int:
     print(f"{made.files[0].stem}: " + ", ".join(p.name for p in made.files))
     print(f"figure written to {out}")
     return 0
+
+
+def _add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="plausibility report card of trained Results")
+    p.add_argument("results", nargs="+", help="Result files (.nc) of one model (one per seed)")
+    p.add_argument(
+        "--baselines", nargs="*", default=[], help="Results of other rules (BP: geometry reference)"
+    )
+    p.add_argument("--out", help="output folder (default: RESULT/report beside the first Result)")
+    p.add_argument(
+        "--trials",
+        type=_count(0),
+        default=10,
+        help="repeats per stimulus for Fano/correlations (0: skip)",
+    )
+    p.add_argument(
+        "--trial-duration", type=_positive_float, default=1000.0, help="length of a repeat in ms"
+    )
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+
+def _add_export_parser(sub) -> None:
+    from neurosig.exchange import FORMATS
+
+    p = sub.add_parser("export", help="a Result's recordings as NWB (spikes, trials, traces)")
+    p.add_argument("result", help="Result file (.nc)")
+    p.add_argument("--format", choices=FORMATS, default="nwb", help="file format (default nwb)")
+    p.add_argument("--out", help="output file (default: RESULT with the format's suffix)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_export)
 
 
 def _add_figures_parser(sub) -> None:
@@ -492,29 +542,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", help="folder for fetched files (default: the user cache)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("report", help="plausibility report card of trained Results")
-    p.add_argument("results", nargs="+", help="Result files (.nc) of one model (one per seed)")
-    p.add_argument(
-        "--baselines", nargs="*", default=[], help="Results of other rules (BP: geometry reference)"
-    )
-    p.add_argument("--out", help="output folder (default: RESULT/report beside the first Result)")
-    p.add_argument(
-        "--trials",
-        type=_count(0),
-        default=10,
-        help="repeats per stimulus for Fano/correlations (0: skip)",
-    )
-    p.add_argument(
-        "--trial-duration", type=_positive_float, default=1000.0, help="length of a repeat in ms"
-    )
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_report)
+    _add_report_parser(sub)
 
-    p = sub.add_parser("demo", help="train SP-core, BP and random features on digits")
+    p = sub.add_parser(
+        "demo", help="train the Brian2 rate and LIF sigprop networks beside SP-core and BP on digits"
+    )
     p.add_argument("--out", default="results/demo")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    _add_export_parser(sub)
 
     p = sub.add_parser(
         "audit",

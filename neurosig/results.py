@@ -258,6 +258,9 @@ class SpikeRecord:
         ``[t_start, t_stop)``.
     units : str
         Unit of ``time``, ``t_start`` and ``t_stop``.
+    resolution : float
+        The simulation's time step: every spike time is a multiple of it (in ``units``; NaN
+        where unknown, e.g. in Results written before it was stored).
 
     Examples
     --------
@@ -275,6 +278,7 @@ class SpikeRecord:
     t_start: float
     t_stop: float
     units: str = "s"
+    resolution: float = float("nan")
 
     @property
     def duration(self) -> float:
@@ -545,6 +549,7 @@ def _add_recordings(ds: xr.Dataset, recordings: Recordings, *, initial: bool) ->
                 "t_stop": float(s.t_stop),
                 "n_samples": int(s.n_samples),
                 "n_units": int(s.n_units),
+                "resolution": float(s.resolution),
             },
         )
     for layer, rec in enumerate(recordings.layers, start=1):
@@ -1220,6 +1225,7 @@ def spikes(ds: xr.Dataset, layer: int, *, initial: bool = False) -> SpikeRecord:
         t_start=t_start,
         t_stop=t_stop,
         units=str(time.attrs.get("units", "s")),
+        resolution=float(time.attrs.get("resolution", float("nan"))),
     )
 
 
@@ -1354,3 +1360,24 @@ def weights(ds: xr.Dataset) -> dict[str, xr.DataArray]:
         if name in _WEIGHT_NAMES and var.ndim == 2:
             out[block] = var
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Exchange formats (owned by neurosig.exchange)
+# --------------------------------------------------------------------------------------------
+
+
+def to_neo(ds: xr.Dataset, *, initial: bool = False) -> Any:
+    """The recorded spike trains as a ``neo.Block``: one ``Segment`` per recorded test sample,
+    one ``SpikeTrain`` per hidden unit (:func:`neurosig.exchange.to_neo`, which owns the
+    format). Elephant's functions run on it directly.
+
+    Examples
+    --------
+    >>> block = to_neo(load_result("lif.nc"))  # doctest: +SKIP
+    >>> len(block.segments), block.segments[0].spiketrains[0].t_stop  # doctest: +SKIP
+    (200, array(0.05) * s)
+    """
+    from neurosig.exchange import to_neo as block_of
+
+    return block_of(ds, initial=initial)
