@@ -355,6 +355,50 @@ def _study_figure(spec: str, out: Path, quick: bool, command: str) -> int:
     return 0
 
 
+def _add_array_parsers(actions) -> None:
+    """``sweep slurm SPEC --array`` and ``sweep job STORE N`` (neurosig.slurm)."""
+    q = actions.add_parser(
+        "slurm", help="write an sbatch job-array script: one task per job, all into one store"
+    )
+    q.add_argument("spec", help="sweep TOML file")
+    q.add_argument(
+        "--array", action="store_true", required=True,
+        help="a job array (the nodes need not reach a dask scheduler); required",
+    )  # fmt: skip
+    q.add_argument("--store", help="zarr store (a folder); default results/sweeps/NAME.zarr")
+    q.add_argument("--script", help="the sbatch script to write (default: the store's name with .sbatch)")
+    q.add_argument("--max-running", type=_count(1), help="at most this many tasks at once")
+    q.add_argument(
+        "--sbatch", action="append", default=[], metavar="OPTION",
+        help="an sbatch option for every task, e.g. --sbatch=--time=01:00:00 (repeatable)",
+    )  # fmt: skip
+    q = actions.add_parser("job", help="run one job of a store's sweep (a job-array task)")
+    q.add_argument("store")
+    q.add_argument("job", type=_count(0), help="job number: point x seeds + seed")
+
+
+def cmd_sweep_array(args: argparse.Namespace) -> int:
+    """``sweep slurm SPEC --array``: the store, then the script; ``sweep job STORE N``."""
+    from neurosig.atomic import write_text_atomic
+    from neurosig.slurm import array_script
+    from neurosig.sweep import DONE, load_sweep, open_store, run_job
+
+    if args.action == "job":
+        status = run_job(args.store, args.job)
+        print(f"job {args.job}: {'done' if status == DONE else 'failed (see sweep status)'}")
+        return 0 if status == DONE else 1
+    sweep = load_sweep(args.spec)
+    store = Path(args.store or Path("results") / "sweeps" / f"{sweep.name}.zarr")
+    open_store(store, sweep)  # made now: the tasks only write into it
+    script = Path(args.script or store.with_suffix(".sbatch"))
+    text = array_script(store, len(sweep.jobs()), name=sweep.name,
+                        max_running=args.max_running, options=args.sbatch)  # fmt: skip
+    write_text_atomic(script, text)
+    store.with_suffix(".logs").mkdir(exist_ok=True)
+    print(f"{script}: {len(sweep.jobs())} tasks into {store}; submit with: sbatch {script}")
+    return 0
+
+
 def _add_report_parser(sub) -> None:
     p = sub.add_parser("report", help="plausibility report card of trained Results")
     p.add_argument("results", nargs="+", help="Result files (.nc) of one model (one per seed)")
@@ -412,6 +456,8 @@ def _add_figures_parser(sub) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    if args.action in ("slurm", "job"):
+        return cmd_sweep_array(args)
     from neurosig.atomic import check_writable
     from neurosig.errors import ConfigError, Interrupted
     from neurosig.paired import difference_rows, differences_markdown, write_differences
@@ -597,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         "value of them)",
     )
     q.add_argument("--diffs", metavar="OUT.md|OUT.csv", help="also write the differences table")
+    _add_array_parsers(actions)
     p.set_defaults(func=cmd_sweep)
 
     _add_cache_parser(sub)

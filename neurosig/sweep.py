@@ -968,14 +968,15 @@ def run_sweep(
 
 
 @contextlib.contextmanager
-def _only_writer(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the store folder: a second driver on it is refused."""
+def _only_writer(path: Path, wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on the store folder: a second driver on it is refused, or, with
+    ``wait``, waited for (the tasks of a job array, :func:`run_job`, write one by one)."""
     import fcntl
 
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise ConfigError(
                 f"{path}: another `neurosig sweep run` is writing this store; wait for it to "
@@ -1027,6 +1028,42 @@ def _run_missing(
                 for fut in futures:
                     fut.cancel()
                 bar.close()
+
+
+def run_job(store: str | Path, number: int, runner: Callable[[str], Outcome] = run_point) -> int:
+    """Run job ``number`` of the sweep a store declares, in this process, into the store.
+
+    The route of a Slurm job array (:mod:`neurosig.slurm`): every task runs one job, many
+    tasks share one store. ``number`` counts point-major (``point * seeds + seed``, the
+    ``job`` of :meth:`Sweep.jobs`). The sweep is read from the store itself, so a task cannot
+    run another declaration; a job already done returns at once (resubmitting the array reruns
+    only what failed or never ran). Training holds no lock; the write waits for the store's
+    lock, so tasks (and a ``neurosig sweep run`` driver) write one at a time.
+
+    Returns
+    -------
+    int
+        The job's status: ``DONE`` or ``FAILED`` (its error text is stored).
+
+    Raises
+    ------
+    ConfigError
+        Not a sweep store, or ``number`` outside ``0 .. jobs - 1``.
+    """
+    path = Path(store)
+    group = _open_group(path, mode="r")
+    sweep = sweep_from_dict(tomllib.loads(group.attrs["neurosig_sweep"]), str(path))
+    jobs = sweep.jobs()
+    if not 0 <= number < len(jobs):
+        raise ConfigError(
+            f"job {number}: the sweep {sweep.name!r} in {path} has jobs 0 .. {len(jobs) - 1}"
+        )
+    job = jobs[number]
+    if group["status"][job.index] == DONE:
+        return DONE
+    outcome = runner(job.experiment.to_toml())
+    with _only_writer(path, wait=True):
+        return _write_point(_open_group(path, mode="r+"), path, sweep, job, outcome)
 
 
 @dataclass(frozen=True)
