@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.neurosig-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-all bench lint clean figures
+.PHONY: demo test test-all bench lint clean figures docs
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 figures: $(STAMP)
 	$(PY) -m neurosig figures --study analyses/studies/sigprop-vs-bp-digits.toml --quick \
 		--out results/figures
+
+# The documentation site (mkdocs.yml) into site/, the tutorials (notebooks/) executed in their
+# quick mode; tests/test_docs.py builds it with --strict without executing them.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 NEUROSIG_DOCS_EXECUTE=true NEUROSIG_QUICK=1 \
+		NEUROSIG_OUTPUT=$(CURDIR)/build/docs-output $(VENV)/bin/mkdocs build --strict
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -47,4 +53,4 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) results build *.egg-info
+	rm -rf $(VENV) results build site *.egg-info

@@ -57,6 +57,8 @@ def array_script(
     options : sequence of str
         Further sbatch options, one per line, e.g. ``"--partition=short"``, ``"--time=01:00:00"``.
 
+    Notes
+    -----
     Each task has one CPU and its BLAS and OpenMP threads set to 1; its output goes to
     ``NAME.logs/JOBID_TASK.out`` beside the store ``NAME.zarr``. The Brian2 build mode of this process
     (``NEUROSIG_REPRODUCIBLE``) is the tasks' too.

@@ -946,6 +946,8 @@ def run_sweep(
         :func:`run_point`). A picklable module-level function (or a ``functools.partial`` of
         one) can measure more than training, e.g. memory, into its Result's attrs.
 
+    Notes
+    -----
     Only the driver (this process) writes the store. A point that raises is recorded as failed
     with its error text and retried by the next run.
 

@@ -30,4 +30,4 @@ echo "bootstrap: creating $venv with $("$py" --version 2>&1) ($py)"
 # setuptools announces an editable install of a package-dir layout (models/ installs as
 # neurosig.models) with an "Editable installation" notice: information, not a problem; keep it
 # out of the log so that a real warning stands out
-PYTHONWARNINGS="ignore:Editable installation" "$venv/bin/python" -m pip install -q -e ".[dev,validation,exchange]"
+PYTHONWARNINGS="ignore:Editable installation" "$venv/bin/python" -m pip install -q -e ".[dev,validation,exchange,docs,slurm]"
