@@ -37,7 +37,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from neurosig import results as result_schema
-from neurosig.analyses import activity, caveats
+from neurosig.analyses import caveats
 from neurosig.analyses.figures.card import BAND_COLOURS
 from neurosig.analyses.figures.catalogue import CATALOGUE
 from neurosig.analyses.figures.compose import LETTER_SIZE, draw_panel

@@ -56,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no Slurm answers here (sinfo); start one (see tests/test_slurm.py)")
     sweep = _sweep()
     times: dict[str, list[float]] = {"local": [], "slurm": []}
-    with tempfile.TemporaryDirectory() as folder, dask.config.set(
-        {"jobqueue.slurm.memory": opts.memory, "jobqueue.slurm.walltime": "00:30:00"}
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        dask.config.set(
+            {"jobqueue.slurm.memory": opts.memory, "jobqueue.slurm.walltime": "00:30:00"}
+        ),
     ):
         for k in range(opts.repeats):
             for executor in times:
@@ -71,14 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ["local process pool", f"{local:.1f}", ", ".join(f"{t:.1f}" for t in times["local"])],
         ["--executor slurm", f"{slurm:.1f}", ", ".join(f"{t:.1f}" for t in times["slurm"])],
-        ["ratio slurm / local", f"{ratio:.2f}", f"bar <= 1.3: {'pass' if ratio <= 1.3 else 'FAIL'}"],
+        ["ratio slurm / local", f"{ratio:.2f}",
+         f"bar <= 1.3: {'pass' if ratio <= 1.3 else 'FAIL'}"],
     ]  # fmt: skip
     nodes = subprocess.run(["sinfo", "-h", "-o", "%N %c CPUs"], capture_output=True, text=True)
     text = "\n".join([
         "# A 16-job sweep on Slurm against the local process pool",
         "",
-        f"{len(sweep.jobs())} jobs (SP-core, digits, 1 epoch), {opts.workers} workers each way, median of "
-        f"{opts.repeats} alternating runs (s). Slurm: {nodes.stdout.strip()}. Commit {commit}.",
+        f"{len(sweep.jobs())} jobs (SP-core, digits, 1 epoch), {opts.workers} workers each way, "
+        f"median of {opts.repeats} alternating runs (s). Slurm: {nodes.stdout.strip()}. "
+        f"Commit {commit}.",
         "",
         common.markdown_table(["route", "median (s)", "runs (s)"], rows),
         "",

@@ -366,7 +366,9 @@ def _add_array_parsers(actions) -> None:
         help="a job array (the nodes need not reach a dask scheduler); required",
     )  # fmt: skip
     q.add_argument("--store", help="zarr store (a folder); default results/sweeps/NAME.zarr")
-    q.add_argument("--script", help="the sbatch script to write (default: the store's name with .sbatch)")
+    q.add_argument(
+        "--script", help="the sbatch script to write (default: the store's name with .sbatch)"
+    )
     q.add_argument("--max-running", type=_count(1), help="at most this many tasks at once")
     q.add_argument(
         "--sbatch", action="append", default=[], metavar="OPTION",
@@ -591,7 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
 
     p = sub.add_parser(
-        "demo", help="train the Brian2 rate and LIF sigprop networks beside SP-core and BP on digits"
+        "demo",
+        help="train the Brian2 rate and LIF sigprop networks beside SP-core and BP on digits",
     )
     p.add_argument("--out", default="results/demo")
     p.add_argument("--epochs", type=int, default=None)

@@ -119,7 +119,9 @@ def to_neo(ds: xr.Dataset, *, initial: bool = False) -> Any:
         import neo
         import quantities as pq
     except ImportError:
-        raise DataError("to_neo needs Neo: pip install 'neurosig[exchange]' (or pip install neo)") from None
+        raise DataError(
+            "to_neo needs Neo: pip install 'neurosig[exchange]' (or pip install neo)"
+        ) from None
 
     layers = _spiking_layers(ds, initial)
     labels = result_schema.labels(ds)
@@ -285,7 +287,7 @@ def write_nwb(ds: xr.Dataset, path: str | Path, *, compression: bool = True) -> 
     for k in range(n_samples):
         nwb.add_trial(start_time=k * window, stop_time=(k + 1) * window, sample=k,
                       label=int(labels[k]), split="test",
-                      **{f"activity_layer{l}": a[k] for l, a in activity.items()})  # fmt: skip
+                      **{f"activity_layer{n}": a[k] for n, a in activity.items()})  # fmt: skip
     if layers:
         _add_units(nwb, ds, layers, window)
     _add_series(nwb, ds, n_samples, window, data, TimeSeries)
@@ -357,8 +359,12 @@ def _add_units(nwb: Any, ds: xr.Dataset, layers: Sequence[int], window: float) -
     )
     nwb.add_unit_column("layer", "hidden layer (1 = nearest the input)")
     nwb.add_unit_column("unit_index", "index of the unit in its layer")
-    nwb.add_unit_column("cell_type", "excitatory, inhibitory or mixed: signs of its outgoing weights")
-    nwb.add_unit_column("stream", "which stream the spikes belong to (data; the target is not recorded)")
+    nwb.add_unit_column(
+        "cell_type", "excitatory, inhibitory or mixed: signs of its outgoing weights"
+    )
+    nwb.add_unit_column(
+        "stream", "which stream the spikes belong to (data; the target is not recorded)"
+    )
     for layer in layers:
         rec = result_schema.spikes(ds, layer)
         types = cell_types(ds, layer)

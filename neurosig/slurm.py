@@ -60,8 +60,8 @@ def array_script(
     Notes
     -----
     Each task has one CPU and its BLAS and OpenMP threads set to 1; its output goes to
-    ``NAME.logs/JOBID_TASK.out`` beside the store ``NAME.zarr``. The Brian2 build mode of this process
-    (``NEUROSIG_REPRODUCIBLE``) is the tasks' too.
+    ``NAME.logs/JOBID_TASK.out`` beside the store ``NAME.zarr``. The Brian2 build mode of this
+    process (``NEUROSIG_REPRODUCIBLE``) is the tasks' too.
     """
     store = Path(store).absolute()
     python = python or sys.executable

@@ -22,6 +22,7 @@ import pytest
 from neurosig.cli import main
 from neurosig.sweep import export_sweep, run_sweep, sweep_status
 
+
 def _spec() -> str:
     """16 jobs (4 learning rates x 4 seeds) of a tiny SP-core, as in the issue's timing."""
     from neurosig.config import load_experiment
