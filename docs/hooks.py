@@ -28,7 +28,12 @@ def on_config(config):
     package = SHADOW / "neurosig"
     shutil.rmtree(SHADOW, ignore_errors=True)
     python_only = shutil.ignore_patterns("__pycache__", "*.toml", "*.png", "*.mplstyle")
-    shutil.copytree(ROOT / "neurosig", package, ignore=python_only)
+
+    def top_level(folder: str, names: list[str]) -> set[str]:  # a checkout may link them there
+        mapped = set(MAPPED) & set(names) if Path(folder) == ROOT / "neurosig" else set()
+        return python_only(folder, names) | mapped
+
+    shutil.copytree(ROOT / "neurosig", package, ignore=top_level)
     for name, folder in MAPPED.items():
         shutil.copytree(folder, package / name, ignore=python_only)
     handlers = config.plugins["mkdocstrings"].config.handlers
