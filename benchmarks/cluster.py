@@ -26,8 +26,6 @@ from pathlib import Path
 
 import common
 
-from neurosig.atomic import write_text_atomic
-
 
 def _sweep():
     from neurosig.config import load_experiment
@@ -78,22 +76,15 @@ def main(argv: list[str] | None = None) -> int:
          f"bar <= 1.3: {'pass' if ratio <= 1.3 else 'FAIL'}"],
     ]  # fmt: skip
     nodes = subprocess.run(["sinfo", "-h", "-o", "%N %c CPUs"], capture_output=True, text=True)
-    text = "\n".join([
-        "# A 16-job sweep on Slurm against the local process pool",
-        "",
+    intro = (
         f"{len(sweep.jobs())} jobs (SP-core, digits, 1 epoch), {opts.workers} workers each way, "
         f"median of {opts.repeats} alternating runs (s). Slurm: {nodes.stdout.strip()}. "
-        f"Commit {commit}.",
-        "",
-        common.markdown_table(["route", "median (s)", "runs (s)"], rows),
-        "",
-        *common.machine_lines(),
-        "",
-        f"    {common.command_line()}",
-        "",
-    ])  # fmt: skip
-    print(text)
-    write_text_atomic(Path(opts.out), text)
+        f"Commit {commit}."
+    )
+    table = common.markdown_table(["route", "median (s)", "runs (s)"], rows)
+    common.write_report(
+        opts.out, "A 16-job sweep on Slurm against the local process pool", intro, table
+    )
     return 0
 
 

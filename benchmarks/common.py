@@ -63,6 +63,19 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def write_report(path: str | Path, title: str, intro: str, table: str) -> str:
+    """A benchmark's Markdown report (title, what was run, the table, the machine, the command
+    line), printed and written atomically to ``path``; returns the text."""
+    from neurosig.atomic import write_text_atomic
+
+    lines = [f"# {title}", "", intro, "", table, "", *machine_lines(), "",
+             f"    {command_line()}", ""]  # fmt: skip
+    text = "\n".join(lines)
+    print(text)
+    write_text_atomic(Path(path), text)
+    return text
+
+
 def machine_lines() -> list[str]:
     """Markdown bullet lines describing this machine and software."""
     try:

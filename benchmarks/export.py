@@ -20,8 +20,6 @@ from pathlib import Path
 
 import common
 
-from neurosig.atomic import write_text_atomic
-
 
 def main(argv: list[str] | None = None) -> int:
     from neurosig.config import load_experiment
@@ -67,22 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         [f"to_neo (s, {trains} SpikeTrains)", f"{statistics.median(neo_s):.2f}", "", ""],
     ]  # fmt: skip
     table = common.markdown_table(["measure", "median", "bar", ""], rows)
-    text = "\n".join([
-        "# NWB and Neo export of the LIF default",
-        "",
+    intro = (
         f"{opts.samples} recorded test samples of MNIST-1D, {rec.n_units} hidden units, "
         f"{rec.time.size} spikes, membrane traces of the traced units; median of "
-        f"{opts.repeats} writes. Commit {commit}.",
-        "",
-        table,
-        "",
-        *common.machine_lines(),
-        "",
-        f"    {common.command_line()}",
-        "",
-    ])  # fmt: skip
-    print(text)
-    write_text_atomic(Path(opts.out), text)
+        f"{opts.repeats} writes. Commit {commit}."
+    )
+    common.write_report(opts.out, "NWB and Neo export of the LIF default", intro, table)
     return 0
 
 

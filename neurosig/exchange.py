@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,7 @@ def write_nwb(ds: xr.Dataset, path: str | Path, *, compression: bool = True) -> 
             "NWB export needs pynwb: pip install 'neurosig[exchange]' (or pip install pynwb)"
         ) from None
 
-    from neurosig.atomic import write_bytes_atomic
+    from neurosig.atomic import write_atomic
 
     def data(array: np.ndarray) -> Any:
         return H5DataIO(array, compression="gzip") if compression and array.size > 1000 else array
@@ -296,15 +297,14 @@ def write_nwb(ds: xr.Dataset, path: str | Path, *, compression: bool = True) -> 
     )
     nwb.add_processing_module(network)
     _add_weights(network, ds, data)
-    out = Path(path)
-    scratch = out.with_name(f".{out.stem}.writing.nwb")
-    try:
-        with NWBHDF5IO(str(scratch), "w") as io:
-            io.write(nwb)
-        write_bytes_atomic(out, scratch.read_bytes())
-    finally:
-        scratch.unlink(missing_ok=True)
-    return out
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():  # the temporary sibling's name does not end in .nwb
+            warnings.filterwarnings("ignore", message=".*does not end in '.nwb'")
+            with NWBHDF5IO(str(tmp), "w") as io:
+                io.write(nwb)
+
+    return write_atomic(path, write)
 
 
 SYNTHETIC_CONSTRUCT = "http://purl.obolibrary.org/obo/NCBITaxon_32630"
