@@ -725,11 +725,12 @@ class LayeredBrianModel:
 
     def stimuli(self) -> dict[str, float]:
         """Layer at which each input of the network enters, by name (for the audit): the
-        TimedArrays the driver fills per chunk (data, label, phase and live flags, spike-time
-        tables at layer 0; unit noise at its layer). Names a family does not build are
-        ignored."""
+        TimedArrays the driver fills per chunk (data, label, phase, live and shown flags,
+        spike-time tables at layer 0; unit noise at its layer). Names a family does not build
+        are ignored."""
         L = self.st.n_hidden
-        out = {name: 0.0 for name in ("stim", "lab", "tgt", "live", "tab_h", "tab_t")}
+        names = ("stim", "lab", "tgt", "live", "shown", "tab_h", "tab_t")
+        out = {name: 0.0 for name in names}
         out.update({f"noise{l}": float(l) for l in range(1, L + 1)})
         return out
 

@@ -190,6 +190,15 @@ class LIFConfig(LayeredConfig):
         "1 = every sample; N > 1 costs 1/N of its C products per synapse",
         bounds=(1, 10_000),
     )
+    target_every: int = param(
+        1,
+        "show the target stream on every N-th training sample only (1 = every sample). The "
+        "all-class contrastive loss reads the class memories, not the live target, so the "
+        "target stream only refreshes them: on the other samples the target compartments get "
+        "no input and the memories, target baselines and homeostasis skip the target; N > 1 "
+        "saves (N - 1)/N of the target stream's simulation",
+        bounds=(1, 10_000),
+    )
     baseline: float = param(
         0.01,
         "rate of each neuron's running baseline of its filtered potentials (per sample), "
@@ -345,6 +354,21 @@ class LIFConfig(LayeredConfig):
                 f"{where}.chunk = {self.chunk} is not a multiple of branch_every = "
                 f"{self.branch_every}; make it one"
             )
+        if self.target_every > 1:
+            needs = {"loss": "contrastive", "target_branch": "all", "label_path": "direct",
+                     "mode": "compartments"}  # fmt: skip
+            for name, value in needs.items():
+                if getattr(self, name) != value:
+                    raise ConfigError(
+                        f"{where}.target_every = {self.target_every} needs {name} = "
+                        f"{value!r} (the live target is read only to refresh the class "
+                        f"memories there; got {getattr(self, name)!r}); set target_every = 1"
+                    )
+            if self.chunk % self.target_every:
+                raise ConfigError(
+                    f"{where}.chunk = {self.chunk} is not a multiple of target_every = "
+                    f"{self.target_every}; make it one"
+                )
         if self.delay and self.delay < self.dt:
             raise ConfigError(
                 f"{where}.delay = {self.delay:g} ms is shorter than dt = {self.dt:g} ms"

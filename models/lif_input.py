@@ -90,13 +90,18 @@ def make_chunk(
     lam_x[:n] = np.repeat(cfg.rate_max * T_s * intensity(cfg, x), k, axis=1)
     lam_t = np.zeros((B, D))
     lab = np.zeros((B + 1, C))
+    # read at the tick after each sample: live[s + 1] for sample s; shown: its target was shown
+    live, shown = np.zeros(B + 1), np.zeros(B + 1)
     if y is not None:
         lam_t[:n] = np.repeat(cfg.rate_max * T_s * intensity(cfg, signal.T[y]), k, axis=1)
         lab[np.arange(n), y] = 1.0
-    live = np.zeros(B + 1)  # read at the tick after each sample: live[s + 1] for sample s
-    if y is not None:
         live[1 : n + 1] = 1.0
-    timed: dict[str, np.ndarray] = {"lab": lab, "live": live}
+        # target_every: the target stream of the chunk's samples 0, N, 2N, ... only (the
+        # chunk is a multiple of N, so the schedule runs on across chunks)
+        hidden = np.arange(B) % cfg.target_every > 0
+        lam_t[hidden] = 0.0
+        shown[1 : n + 1] = ~hidden[:n]
+    timed: dict[str, np.ndarray] = {"lab": lab, "live": live, "shown": shown}
     variables: dict[tuple[str, str], Any] = {}
     S, P = st.steps_per_phase, st.steps_per_sample
     phases = cfg.mode == "phases"

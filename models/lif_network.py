@@ -575,6 +575,7 @@ def _timed_arrays(b2: Any, st: Structure, sample_dt: Any) -> dict[str, Any]:
     timed: dict[str, Any] = {
         "lab": b2.TimedArray(np.zeros((B + 1, C)), dt=sample_dt, name="lab"),
         "live": b2.TimedArray(np.zeros(B + 1), dt=sample_dt, name="live"),
+        "shown": b2.TimedArray(np.zeros(B + 1), dt=sample_dt, name="shown"),
     }
     if cfg.mode == "phases":
         timed["tgt"] = b2.TimedArray(np.zeros(2 * B + 1), dt=T, name="tgt")
@@ -807,13 +808,13 @@ def onset_reset(st: Structure, l: int) -> list[str]:
 BASELINE_CODE = (
     "seen += int(rho > 0)*live(t)\n"
     "r_eff = clip(1/(seen + 1e-9), rho, 1)*int(rho > 0)*live(t)\n"
-    "pbar_h += r_eff*(kappa*n_h - pbar_h)\npbar_t += r_eff*(kappa*n_t - pbar_t)"
+    "pbar_h += r_eff*(kappa*n_h - pbar_h)\npbar_t += r_eff*shown(t)*(kappa*n_t - pbar_t)"
 )
 
 # Intrinsic plasticity (homeostasis): while training, the bias (mV) moves against the unit's
 # rate error, the mean rate of its two streams (Hz) minus the set point rate0 (Hz). Local: the
 # unit's own spike counts. eta_rate = 0 outside training or with target_rate = 0.
-HOMEOSTASIS_CODE = "b += -eta_rate*live(t)*((n_h + n_t)/(2*T/second) - rate0)"
+HOMEOSTASIS_CODE = "b += -eta_rate*live(t)*((n_h + shown(t)*n_t)/((1 + shown(t))*T/second) - rate0)"
 
 
 def _layer_learning(
@@ -838,10 +839,11 @@ def _layer_learning(
     # class memories: the target-stream factor (presynaptic role) and, in hidden layers, the
     # filtered target potential (the loss's class targets), as running averages over the
     # class's presentations at rate mu (Poisson targets are noisy)
-    memory = [f"mp{c} += y{c}*mu*(p_t - mp{c})" for c in range(C)]
+    # shown(t): 1 after a sample whose target stream was shown (target_every)
+    memory = [f"mp{c} += shown(t)*y{c}*mu*(p_t - mp{c})" for c in range(C)]
     if l >= 1:
-        memory += [f"m{c} += y{c}*mu*(H_t - m{c})" for c in range(C)]
-        memory += [f"md{c} += y{c}*mu*(G_t - md{c})" for c in range(C)]
+        memory += [f"m{c} += shown(t)*y{c}*mu*(H_t - m{c})" for c in range(C)]
+        memory += [f"md{c} += shown(t)*y{c}*mu*(G_t - md{c})" for c in range(C)]
     g.run_regularly(
         "\n".join(memory), dt=sample_dt, when="groups", order=ORDER_MEMORY, name=f"layer{l}_memory"
     )
@@ -856,7 +858,7 @@ def _layer_learning(
         )
     baseline = BASELINE_CODE
     if l >= 1:
-        baseline += "\nbase_h += r_eff*(A_h - base_h)\nbase_t += r_eff*(A_t - base_t)"
+        baseline += "\nbase_h += r_eff*(A_h - base_h)\nbase_t += r_eff*shown(t)*(A_t - base_t)"
         baseline += "\n" + HOMEOSTASIS_CODE
     g.run_regularly(
         baseline, dt=sample_dt, when="groups", order=ORDER_RESET - 1, name=f"layer{l}_baseline"

@@ -108,6 +108,29 @@ def test_cython_gives_the_same_spikes_as_standalone():
     _assert_same(_train(cfg), _train(dataclasses.replace(cfg, target="cython")))
 
 
+def test_target_every_shows_the_target_stream_on_every_nth_sample_only():
+    """target_every = 2: no target spikes on the chunk's odd samples, and a class presented
+    only there leaves its class memories as they started (zero) while the others move."""
+    from neurosig.models.lif_input import make_chunk
+
+    cfg = LIFConfig(**SMALL, target="numpy", target_every=2)
+    rng = np.random.default_rng(1)
+    model = build_lif(cfg, 6, 3, rng)
+    x = rng.standard_normal((8, 6)) * 2
+    y = np.array([0, 2, 1, 2, 0, 2, 1, 2])  # class 2 on the odd samples only
+    chunk = make_chunk(model.st, model.state["signal.w"], x[:4], y[:4], rng)
+    t = chunk.timed["tab_t"]
+    assert chunk.timed["shown"].tolist() == [0, 1, 0, 1, 0]
+    step = np.rint(t[t < 1e8] / (cfg.dt * 1e-3) + 0.5).astype(int)  # stored at (k - 1/2) dt
+    sample = step // model.st.steps_per_sample
+    assert sample.size and set(sample.tolist()) <= {0, 2}
+    model.train_batch(x[:4], y[:4], rng)
+    model.train_batch(x[4:], y[4:], rng)
+    m, mp = model.state["layer1.m"], model.state["layer0.mp"]
+    assert np.all(m[2] == 0) and np.all(mp[2] == 0)
+    assert np.any(m[0] != 0) and np.any(m[1] != 0) and np.any(mp[0] != 0)
+
+
 def test_runs_are_reproducible_and_seeds_change_the_spikes():
     cfg = LIFConfig(**SMALL, target="numpy")
     a, b = _train(cfg), _train(cfg)
@@ -257,6 +280,9 @@ def test_equations_are_readable_text():
         (dict(synapse="conductance", e_exc=-55.0), "e_exc"),
         (dict(dale=False), "lateral_inhibition"),
         (dict(background_rate=20000.0), "background_rate"),
+        (dict(target_every=3, chunk=30, loss="mse"), "target_every = 3 needs loss"),
+        (dict(target_every=2, label_path="stream"), "needs label_path"),
+        (dict(target_every=4, chunk=30), "multiple of target_every"),
     ],
 )
 def test_bad_parameters_are_clear_errors(fields, message):
