@@ -26,11 +26,15 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 NEUROSIG_DOCS_EXECUTE=true NEUROSIG_QUICK=1 \
 		NEUROSIG_OUTPUT=$(CURDIR)/build/docs-output $(VENV)/bin/mkdocs build --strict
 
+# One pytest worker per core, a test file per worker at a time (its module fixtures and compiled
+# programs stay together); PYTEST_WORKERS=0 runs in this process (docs/speed.md).
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m ""
+	$(PY) -m pytest -m "" $(PYTEST_PARALLEL)
 
 # The published tables: about 3 h on 2 cores (see benchmarks/results/*.md for the commands).
 bench: $(STAMP)

@@ -18,7 +18,9 @@ programs are compiled without OpenMP, numpy's BLAS gets one thread):
 
    The neurosig rows are measured for each ``--lif`` configuration (``default``: ``LIFConfig``
    as shipped; ``bare``: without background and lateral inhibition, the two things the plain
-   network does not have). The ratio ``x plain`` divides samples/s by the plain network's.
+   network does not have; ``target-every``: the default with the target stream shown on every
+   ``--target-every``-th sample only). The ratio ``x plain`` divides samples/s by the plain
+   network's.
 2. **Rate.** neurosig's rate model on its two back ends, Brian2 C++ standalone and the numpy
    integrator of the same equations (``target = "reference"``), 784-``--hidden``-10 at the
    defaults of ``RateConfig``, training and evaluation, interleaved repeat by repeat.
@@ -64,6 +66,7 @@ N_CLASSES = 10
 LIF_VARIANTS = {
     "default": {},
     "bare": {"background_rate": 0.0, "lateral_inhibition": 0.0},
+    "target-every": {},  # target_every = --target-every
 }
 CSV_FIELDS = (
     "section", "program", "config", "network", "phase", "samples_per_second", "min", "max",
@@ -186,7 +189,11 @@ def measure_lif(args: argparse.Namespace, x: Any, y: Any) -> list[dict[str, Any]
     network = f"{args.features}x{base.input_copies}-{args.hidden}-{N_CLASSES}"
     rows = []
     for variant in args.lif:
-        cfg = dataclasses.replace(base, **LIF_VARIANTS[variant])
+        fields = LIF_VARIANTS[variant]
+        if variant == "target-every":
+            fields = {"target_every": args.target_every}
+            variant = f"target_every = {args.target_every}"
+        cfg = dataclasses.replace(base, **fields)
         model = build_lif(cfg, args.features, N_CLASSES, np.random.default_rng(0))
         cold = not project_dir(f"{model.PROGRAM_PREFIX}-{model.st.key()}").exists()
         build = timed(model.ensure_program)
@@ -255,6 +262,58 @@ def measure_rate(args: argparse.Namespace, x: Any, y: Any) -> list[dict[str, Any
     return rows
 
 
+def measure_profile(model: Any, x: Any, y: Any, top: int) -> list[tuple[str, float, float]]:
+    """Brian2's profile of one training chunk of ``model``: (code object, seconds, share) of the
+    ``top`` largest, the rest summed (a program of its own: profiling adds timers to the
+    code)."""
+    import numpy as np
+
+    from neurosig.brian import BrianProgram
+
+    st, build = model.st, type(model).NETWORK
+    model.program = BrianProgram(
+        target="standalone",
+        build=lambda: build(st, False),
+        key=f"{model.PROGRAM_PREFIX}-{st.key()}",
+        profile=True,
+    )
+    model.recording = False
+    rng = np.random.default_rng(1)
+    model.train_batch(x, y, rng)
+    seconds = model.program.profile_seconds()
+    model.program.cleanup()
+    total = sum(seconds.values())
+    rows = [(name, t, t / total) for name, t in list(seconds.items())[:top]]
+    rest = sum(t for _, t in list(seconds.items())[top:])
+    return rows + [(f"the other {len(seconds) - top} code objects", rest, rest / total)]
+
+
+def profile_table(rows: list[tuple[str, float, float]]) -> str:
+    lines = [[name, f"{t:.3g}", f"{100 * share:.1f}"] for name, t, share in rows]
+    return markdown_table(["code object", "seconds", "% of the run"], lines)
+
+
+def profiles(args: argparse.Namespace, x: Any, y: Any) -> str:
+    """The profile sections: where one training chunk of each model spends its time."""
+    import numpy as np
+
+    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.rate import RateConfig, build_rate
+
+    out = []
+    if "lif" not in args.skip:
+        lif = build_lif(LIFConfig(hidden=(args.hidden,), chunk=args.chunk), args.features,
+                        N_CLASSES, np.random.default_rng(0))  # fmt: skip
+        rows = measure_profile(lif, x[: args.chunk], y[: args.chunk], args.top)
+        out.append(f"### LIF training (default config), one chunk\n\n{profile_table(rows)}")
+    if "rate" not in args.skip:
+        rate = build_rate(RateConfig(hidden=(args.hidden,), chunk=args.rate_chunk), 784,
+                          N_CLASSES, np.random.default_rng(0))  # fmt: skip
+        rows = measure_profile(rate, x[: args.rate_chunk], y[: args.rate_chunk], args.top)
+        out.append(f"### Rate training (Brian2 standalone), one chunk\n\n{profile_table(rows)}")
+    return "## Where the time goes (Brian2's profile, `profile = True`)\n\n" + "\n\n".join(out)
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -296,6 +355,8 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed chunks (default 3)")
     p.add_argument("--lif", nargs="+", default=list(LIF_VARIANTS), choices=list(LIF_VARIANTS))
     p.add_argument("--skip", nargs="*", default=[], choices=["lif", "rate"])
+    p.add_argument("--target-every", type=int, default=10, help="target_every of that variant")
+    p.add_argument("--top", type=int, default=8, help="code objects listed in the profiles")
     p.add_argument("--quick", action="store_true", help="smoke test: tiny networks and chunks")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     add_allow_dirty(p)
@@ -321,6 +382,7 @@ def main() -> int:
         rate = measure_rate(args, x, y)
         sections.append(f"## Rate, chunks of {args.rate_chunk}\n\n{table(rate, 'numpy')}")
         csv += csv_rows("rate", rate, args.rate_chunk)
+    sections.append(profiles(args, x, y))
     intro = (
         f"- commit {commit}; inputs: {source}; median of {args.repeats} timed chunks after a "
         "warm-up chunk; one core (no OpenMP, one BLAS thread); `x plain` / `x numpy`: "

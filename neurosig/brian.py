@@ -177,6 +177,13 @@ def _drop_interpreter_dirs(prefs: Any) -> None:
         prefs[key] = [d for d in prefs[key] if not str(d).startswith(sys.prefix)]
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless it holds it already: a new mtime would make ``make``
+    rebuild what depends on the file (the precompiled header) at every build."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 @contextlib.contextmanager
 def _user_interrupt() -> Iterator[None]:
     """A compiler or binary that died of the user's Ctrl-C (the same process group) makes
@@ -226,6 +233,7 @@ class BrianProgram:
     compile_seconds: float = float("nan")
     compiler_flags: tuple[str, ...] = field(default_factory=compiler_flags)
     built: Built | None = None
+    profile: bool = False  # standalone: time every code object (a program of its own)
     _project: Path | None = None
     _in_use: TextIO | None = None  # locked while this process runs its working copy
     _results: str = field(default_factory=lambda: f"results-{os.getpid()}")
@@ -262,19 +270,19 @@ class BrianProgram:
         _LIVE.append(self)
 
     def _build_standalone(self, brian2: Any) -> None:
-        project = project_dir(self.key, self.compiler_flags)
+        project = project_dir(self.key + ("-profile" if self.profile else ""), self.compiler_flags)
         with lock_file(project_lock(project)):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
             _drop_interpreter_dirs(brian2.prefs)
             project.mkdir(parents=True, exist_ok=True)
-            (project / FAST_MAKEFILE).write_text(FAST_MAKEFILE_TEXT)
-            (project / PCH_HEADER[0]).write_text(PCH_HEADER[1])
+            for name, text in ((FAST_MAKEFILE, FAST_MAKEFILE_TEXT), PCH_HEADER):
+                _write_if_changed(project / name, text)
             brian2.prefs.devices.cpp_standalone.make_cmd_unix = f"make -f {FAST_MAKEFILE}"
             self.built = self.build()
             net = brian2.Network(list(self.built.objects.values()))
             self.built.network = net
-            net.run(self.built.duration)
+            net.run(self.built.duration, profile=self.profile)
             with _user_interrupt():
                 brian2.device.build(
                     directory=str(project), compile=True, run=False, with_output=False
@@ -361,6 +369,15 @@ class BrianProgram:
         if self.built is None:
             raise RuntimeError("this Brian2 program is stale; rebuild the model")
         return np.array(getattr(self.built.objects[obj], var + "_"), dtype=float)
+
+    def profile_seconds(self) -> dict[str, float]:
+        """Seconds spent in each code object during the last run, largest first (a standalone
+        program built with ``profile = True``; Brian2's own profiling)."""
+        if not self.profile or self._project is None:
+            raise RuntimeError("profile_seconds needs a standalone program built with profile")
+        lines = (self._project / self._results / "profiling_info.txt").read_text().split("\n")
+        pairs = [line.split() for line in lines if line.strip()]
+        return dict(sorted(((k, float(v)) for k, v in pairs), key=lambda kv: -kv[1]))
 
     def cleanup(self) -> None:
         """Remove this process's working copy of a standalone project."""

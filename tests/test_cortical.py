@@ -9,7 +9,7 @@ from neurosig.analyses.activity import ei_balance
 from neurosig.models.lif import LIFConfig, build_lif
 from neurosig.models.lif_network import input_signs
 
-TINY = dict(hidden=(12,), chunk=6, presentation=20.0, dt=0.5, target="numpy")
+TINY = dict(hidden=(12,), chunk=6, presentation=20.0, dt=0.5, target="standalone")
 
 
 def _blobs(n: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

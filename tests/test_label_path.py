@@ -210,7 +210,7 @@ def test_lif_stream_fits_a_separable_batch():
     # the current-driven form, noise-free targets: with the cortical default (Poisson input and
     # background) this test fails, not yet diagnosed; the stream path is not claimed there
     cfg = LIFConfig(
-        hidden=(8,), chunk=12, presentation=20.0, dt=0.5, label_path="stream", target="numpy",
+        hidden=(8,), chunk=12, presentation=20.0, dt=0.5, label_path="stream", target="standalone",
         **CURRENT_DRIVEN,
     )  # fmt: skip
     model = build_lif(cfg, 6, 3, np.random.default_rng(1))
