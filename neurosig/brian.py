@@ -256,6 +256,11 @@ class BrianProgram:
         # the runtime cython target compiles with the same preferences
         brian2.prefs["codegen.cpp.extra_compile_args"] = None  # use the gcc flags below
         brian2.prefs["codegen.cpp.extra_compile_args_gcc"] = list(self.compiler_flags)
+        # Brian2's default sets LD_BIND_NOW=1 in this process's os.environ at every standalone
+        # run, and every later subprocess inherits it: Slurm's daemons and clients then resolve
+        # their plugins' symbols at load time and fail (select/cons_tres). The binary does not
+        # need it.
+        brian2.prefs["devices.cpp_standalone.run_environment_variables"] = {}
         if self.target == "standalone":
             self._build_standalone(brian2)
         else:
