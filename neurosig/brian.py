@@ -72,7 +72,7 @@ FAST_FLAGS = ("-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=nativ
 # same numbers, on every x86-64 machine (-ffp-contract=off: no fused multiply-adds either)
 REPRODUCIBLE_FLAGS = ("-w", "-O3", "-ffp-contract=off", "-std=c++17")
 
-# The cold build (tests/test_brian.py, benchmarks/floor.py): make reads this file, which adds
+# The cold build (docs/speed.md; tests/test_reproducible.py): make reads this file, which adds
 # two things to Brian2's own makefile (included unchanged). (1) A precompiled header of what
 # every code object includes first (objects.h, which declares every array, and the standard
 # headers behind it): parsing it took about 0.8 s of each code object's 1 s compile, and a

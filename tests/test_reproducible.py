@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import dataclasses
 import multiprocessing
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -175,3 +176,39 @@ def test_measure_the_effect_of_the_flags(fast):
             rows.append(f"| {name} | {a} vs {b} | {diff:.2g} | {scale:.3g} | {same} |")
             assert diff <= 1e-9 * max(scale, 1.0), (name, a, b, diff)
     print("\n" + "\n".join(rows))
+
+
+def test_a_standalone_build_uses_the_precompiled_header_and_reports_a_profile():
+    """neurosig's makefile builds the precompiled header that the code objects include (and
+    compiles objects.cpp unoptimised); a program built with profile = True reports the time
+    of its code objects."""
+    from neurosig.brian import FAST_MAKEFILE
+    from neurosig.models.rate import RateConfig, build_rate
+
+    rng = np.random.default_rng(1)
+    model = build_rate(RateConfig(**RATE, target="standalone"), 6, 3, rng)
+    x, y = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
+    model.train_batch(x, y, rng)
+    project = project_dir(model.program.key)
+    assert (project / FAST_MAKEFILE).is_file() and (project / "neurosig_pch.h.gch").is_file()
+    targets = ["objects.o", "code_objects/w1_plasticity_codeobject.o"]
+    commands = subprocess.run(
+        ["make", "-n", "-B", "-f", FAST_MAKEFILE, *targets],
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    objects = next(c for c in commands if "objects.cpp" in c and "-x c++-header" not in c)
+    assert " -O0" in objects and " -O3" not in objects
+    code = next(c for c in commands if "w1_plasticity_codeobject.cpp" in c)
+    assert "-include neurosig_pch.h" in code and " -O3" in code
+
+    from neurosig.brian import BrianProgram
+    from neurosig.models.rate_network import build_brian
+
+    st = model.st
+    model.program = BrianProgram(
+        target="standalone", build=lambda: build_brian(st, False), key=model.program.key,
+        profile=True,
+    )  # fmt: skip
+    model.train_batch(x, y, rng)
+    seconds = model.program.profile_seconds()
+    assert "w1_plasticity_codeobject" in seconds and all(t >= 0 for t in seconds.values())
