@@ -812,8 +812,9 @@ BASELINE_CODE = (
 )
 
 # Intrinsic plasticity (homeostasis): while training, the bias (mV) moves against the unit's
-# rate error, the mean rate of its two streams (Hz) minus the set point rate0 (Hz). Local: the
-# unit's own spike counts. eta_rate = 0 outside training or with target_rate = 0.
+# rate error, the mean rate of its two streams (Hz; the data stream alone after a sample whose
+# target was not shown, target_every) minus the set point rate0 (Hz). Local: the unit's own
+# spike counts. eta_rate = 0 outside training or with target_rate = 0.
 HOMEOSTASIS_CODE = "b += -eta_rate*live(t)*((n_h + shown(t)*n_t)/((1 + shown(t))*T/second) - rate0)"
 
 
