@@ -306,6 +306,9 @@ class Plan:
             points=[{"train_epochs": self.experiment.train.epochs}],
             train_seeds=self.seeds,
             name=f"{self.row.label}-{self.dataset}",
+            # a row that names the simulator (target=standalone) keeps it; else a rate row
+            # runs on the fastest equivalent target (neurosig.sweep.Sweep)
+            fastest_target="model_target" not in self.changes,
         )
 
     def store(self, root: Path) -> Path:

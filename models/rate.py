@@ -195,4 +195,7 @@ SPEC = ModelSpec(
     description="continuous-time rate network (Brian2), sigprop with local Hebbian rules",
     forward_only=True,
     equations=equations_text,
+    # the numpy integrator against Brian2's C++ standalone and runtime numpy targets: equal to
+    # 1e-9 (tests/test_rate.py); 4x faster at 784-500-10 on one core (docs/speed.md)
+    equivalent_targets=("reference", "standalone", "numpy"),
 )

@@ -383,7 +383,7 @@ def cmd_sweep_array(args: argparse.Namespace) -> int:
     """``sweep slurm SPEC --array``: the store, then the script; ``sweep job STORE N``."""
     from neurosig.atomic import write_text_atomic
     from neurosig.slurm import array_script
-    from neurosig.sweep import DONE, load_sweep, open_store, run_job
+    from neurosig.sweep import DONE, load_sweep, open_store, run_job, store_target
 
     if args.action == "job":
         status = run_job(args.store, args.job)
@@ -391,6 +391,7 @@ def cmd_sweep_array(args: argparse.Namespace) -> int:
         return 0 if status == DONE else 1
     sweep = load_sweep(args.spec)
     store = Path(args.store or Path("results") / "sweeps" / f"{sweep.name}.zarr")
+    sweep = store_target(store, sweep)
     open_store(store, sweep)  # made now: the tasks only write into it
     script = Path(args.script or store.with_suffix(".sbatch"))
     text = array_script(store, len(sweep.jobs()), name=sweep.name,

@@ -623,20 +623,34 @@ def load_experiment(spec: str | Path) -> Experiment:
     >>> load_experiment("sp-core").model
     'sp-core'
     """
+    return experiment_from_dict(*experiment_declaration(spec))
+
+
+def experiment_declaration(spec: str | Path) -> tuple[dict[str, Any], str]:
+    """What ``spec`` declares, before defaults fill it in, and its source for messages.
+
+    ``spec`` is read as by :func:`load_experiment`. A saved Result declares every field (its
+    stored config is fully resolved); a bare model name declares only the name.
+
+    Examples
+    --------
+    >>> experiment_declaration("sp-core")
+    ({'model': {'name': 'sp-core'}}, 'sp-core')
+    """
     from neurosig.registry import model_names, preset_paths
 
     path = Path(spec)
     if path.suffix == ".nc":
-        from neurosig.results import experiment, load_result
+        from neurosig.results import load_result
 
-        return experiment(load_result(path))
+        return experiment_from_toml(load_result(path).attrs["config"]).to_dict(), str(path)
     if path.suffix == ".toml" or path.exists():
-        return experiment_from_dict(read_toml(path), str(path))
+        return read_toml(path), str(path)
     presets = preset_paths()
     if str(spec) in presets:
-        return experiment_from_dict(read_toml(presets[str(spec)]), str(presets[str(spec)]))
+        return read_toml(presets[str(spec)]), str(presets[str(spec)])
     if str(spec) in model_names():
-        return experiment_from_dict({"model": {"name": str(spec)}}, str(spec))
+        return {"model": {"name": str(spec)}}, str(spec)
     options = sorted(set(presets) | set(model_names()))
     raise ConfigError(
         f"{spec!r} is neither a TOML file, a preset nor a model.{_suggest(str(spec), options)}"

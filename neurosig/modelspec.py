@@ -49,6 +49,10 @@ class ModelSpec:
     equations : callable, optional
         Simulator models: ``equations(config)`` is the text of the equations and updates
         handed to the simulator (``neurosig models --describe NAME``).
+    equivalent_targets : tuple of str
+        Values of the model's ``target`` field (the simulator that runs it) that compute the
+        same numbers, the fastest first; the tests hold them equal. A sweep runs its points on
+        the first unless its declaration names a target (:class:`neurosig.sweep.Sweep`).
     """
 
     name: str
@@ -57,3 +61,4 @@ class ModelSpec:
     description: str
     forward_only: bool
     equations: Callable[[Any], str] | None = None
+    equivalent_targets: tuple[str, ...] = ()

@@ -79,13 +79,14 @@ from neurosig.brian import (
 )
 from neurosig.config import (
     Experiment,
+    experiment_declaration,
     experiment_from_dict,
     experiment_from_toml,
-    load_experiment,
     read_toml,
 )
 from neurosig.errors import ConfigError, NeurosigError
 from neurosig.paired import paired_differences
+from neurosig.registry import get_model
 from neurosig.results import (
     EPOCH_METRICS,
     accuracy,
@@ -210,6 +211,13 @@ class Sweep:
     train_seeds : sequence of int, optional
         The ``train.seed`` of each seed index instead of seeds drawn from ``root_seed``;
         ``seeds`` becomes its length.
+    fastest_target : bool
+        Run every point of a model with equivalent simulator targets
+        (:attr:`neurosig.modelspec.ModelSpec.equivalent_targets`; the rate model: its numpy
+        integrator and Brian2) on the fastest of them, unless the points sweep the target.
+        :func:`sweep_from_dict` sets it to False when the declaration names ``model.target``
+        (in the base, ``[set]``, the grid or the points); give ``fastest_target=False`` to keep
+        the base's target from Python.
 
     Examples
     --------
@@ -227,6 +235,7 @@ class Sweep:
     name: str = "sweep"
     description: str = ""
     train_seeds: Sequence[int] | None = None
+    fastest_target: bool = True
 
     def __post_init__(self) -> None:
         if (self.grid is None) == (self.points is None):
@@ -294,7 +303,22 @@ class Sweep:
                         f"{keys}: every point must set the same fields (in the same order)"
                     )
             object.__setattr__(self, "points", pts)
+        if self.chooses_target:
+            fastest = get_model(self.base.model).equivalent_targets[0]
+            object.__setattr__(self, "base", self.base.replace(model_target=fastest))
         self.coordinates()  # validates every point now, not on a worker
+
+    @property
+    def chooses_target(self) -> bool:
+        """Whether neurosig picks the simulator target of the points (``fastest_target``, a
+        model with equivalent targets, the base on one of them and the target not swept)."""
+        targets = get_model(self.base.model).equivalent_targets
+        return (
+            self.fastest_target
+            and bool(targets)  # then the model's config has a target field
+            and self.base.params.target in targets
+            and "model_target" not in self.fields
+        )
 
     def _dim_name(self, key: str) -> str:
         """The dimension of a swept field: its name as written (``lr``, ``model_lr``;
@@ -450,8 +474,6 @@ class Sweep:
     @property
     def uses_brian(self) -> bool:
         """True for simulator (Brian2) models: one program per process, one thread per worker."""
-        from neurosig.registry import get_model
-
         return get_model(self.base.model).equations is not None
 
 
@@ -468,20 +490,26 @@ def sweep_from_dict(
             )
     base = d.get("base")
     if isinstance(base, dict):
-        exp = experiment_from_dict(base, f"{source} [base]")
+        declared, where = base, f"{source} [base]"
     elif isinstance(base, str):
         relative = (folder / base) if folder is not None else None
-        exp = load_experiment(relative if relative is not None and relative.exists() else base)
+        declared, where = experiment_declaration(
+            relative if relative is not None and relative.exists() else base
+        )
     else:
         raise ConfigError(
             f'{source}: give the base experiment, e.g. base = "sp-core-digits" (a preset, a '
             "model name or an experiment TOML file) or a [base] table"
         )
+    exp = experiment_from_dict(declared, where)
     changes = d.get("set", {})
     if not isinstance(changes, dict):
         raise ConfigError(f"{source}: [set] must be a table of field = value")
+    changes = {resolve_field(k, exp): v for k, v in _flatten(changes).items()}
     if changes:
-        exp = exp.replace(**{resolve_field(k, exp): v for k, v in _flatten(changes).items()})
+        exp = exp.replace(**changes)
+    model = declared.get("model")
+    names_target = "model_target" in changes or (isinstance(model, dict) and "target" in model)
     grid, points = d.get("grid"), d.get("points")
     if grid is not None and not isinstance(grid, dict):
         raise ConfigError(f"{source}: [grid] must be a table of field = [values]")
@@ -498,6 +526,7 @@ def sweep_from_dict(
         train_seeds=d.get("train_seeds"),
         name=str(d.get("name", Path(source).stem)),
         description=str(d.get("description", "")),
+        fastest_target=not names_target,  # the grid or points: Sweep.chooses_target
     )
 
 
@@ -673,6 +702,29 @@ def open_store(path: str | Path, sweep: Sweep):
             f"({REPRODUCIBLE_ENV}), so that its points are not a mix of two builds"
         )
     return group
+
+
+def store_target(path: str | Path, sweep: Sweep) -> Sweep:
+    """``sweep`` on the simulator target its store started on.
+
+    A sweep that leaves the target to neurosig (:attr:`Sweep.chooses_target`) runs on the
+    model's fastest equivalent target. A store started on another of them (before neurosig
+    chose, or by a declaration that named it) resumes on that one: its points are never
+    computed by two simulators, as they are never built with two sets of C++ flags."""
+    path = Path(path)
+    if not sweep.chooses_target or not (path / "zarr.json").exists():
+        return sweep
+    try:
+        text = _open_group(path).attrs["neurosig_sweep"]
+        stored = sweep_from_dict(tomllib.loads(text), "the store").base
+    except (KeyError, tomllib.TOMLDecodeError, NeurosigError):
+        return sweep  # open_store says what is wrong with the store
+    was = stored.params.target if stored.model == sweep.base.model else None
+    if was == sweep.base.params.target or was not in get_model(stored.model).equivalent_targets:
+        return sweep
+    return dataclasses.replace(
+        sweep, base=sweep.base.replace(model_target=was), fastest_target=False
+    )
 
 
 def _same_declaration(group, sweep: Sweep) -> bool:
@@ -957,8 +1009,15 @@ def run_sweep(
     >>> ds.final_accuracy.sel(split="test").mean("seed")  # doctest: +SKIP
     """
     _check_executor(executor)
-    sweep = load_sweep(sweep)
     path = Path(store)
+    declared = load_sweep(sweep)
+    sweep = store_target(path, declared)
+    if progress and sweep is not declared:
+        print(
+            f"{path}: its points run on model.target = {sweep.base.params.target!r}, the target "
+            "it was started on",
+            file=sys.stderr,
+        )
     group = open_store(path, sweep)
     with _only_writer(path):
         # zarr writes every chunk to NAME.<uuid>.partial and renames it; a driver killed

@@ -323,6 +323,7 @@ def test_brian2_rate_sweep_on_dask_matches_the_process_pool(tmp_path):
     spec.write_text(
         'name = "rate-lr"\nbase = "rate-sigprop-digits"\n'
         "[set]\ntrain_epochs = 1\ndata_n_train = 400\ndata_n_test = 200\n"
+        'model_target = "standalone"\n'  # Brian2 itself (sweeps pick the numpy integrator)
         "[grid]\nlr = [0.05, 0.1]\n"
     )
     stores = {}
@@ -388,9 +389,15 @@ def _known_point(experiment_toml: str) -> Outcome:
     test = _seed_level(seed) + SHIFT[exp.params.lr] + (TOPK if exp.params.loss == "topk" else 0)
     if exp.params.lr == 1e-2:
         test += _noise(seed)
+    return Outcome(_point_dataset(test, seed), "", 0.01)
+
+
+def _point_dataset(test: float, seed: int) -> xr.Dataset:
+    """A Result with final test accuracy ``test`` (validation 1/32 lower) for readout
+    "target" (the delta readout always wrong)."""
     acc = np.zeros((1, 3, 2))
     acc[0, :, 0] = [test, test - 1 / 32, test]  # train, validation, test; readout "target"
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "accuracy": (("epoch", "split", "readout"), acc, {"units": "1"}),
             "loss": (("epoch", "layer"), [[1.0, 1.0]], {"units": "1"}),
@@ -406,7 +413,6 @@ def _known_point(experiment_toml: str) -> Outcome:
         },
         attrs={"seed": seed, "primary_readout": "target"},
     )
-    return Outcome(ds, "", 0.01)
 
 
 def _known(sweep: Sweep, store: Path) -> xr.Dataset:
@@ -560,3 +566,83 @@ def test_a_store_made_before_a_config_field_was_added_still_resumes(tmp_path):
     other = Sweep(_base(), grid={"lr": [2e-3]}, name="older")
     with pytest.raises(ConfigError, match="earlier declaration"):
         open_store(store, other)
+
+
+# --------------------------------------------------------------------------------------------
+# The simulator target of models with equivalent targets (the rate model)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_rate_sweep_runs_on_the_fastest_equivalent_target_unless_its_declaration_names_one(
+    tmp_path,
+):
+    import tomllib
+
+    grid = {"lr": [0.05]}
+    fast = sweep_from_dict({"base": "rate-sigprop-digits", "grid": grid})
+    assert fast.chooses_target
+    assert [j.experiment.params.target for j in fast.jobs()] == ["reference"]
+    again = sweep_from_dict(tomllib.loads(fast.to_toml()))  # the store's copy: same sweep
+    assert again.spec_hash == fast.spec_hash and not again.chooses_target
+
+    base_file = tmp_path / "base.toml"
+    base_file.write_text('[model]\nname = "rate"\ntarget = "standalone"\n')
+    named = {
+        "standalone": {"base": "rate-sigprop-digits", "set": {"model_target": "standalone"}},
+        "numpy": {"base": {"model": {"name": "rate", "target": "numpy"}}},
+        "standalone ": {"base": str(base_file)},  # a base file that names it
+    }
+    for target, declaration in named.items():
+        sweep = sweep_from_dict({**declaration, "grid": grid})
+        assert not sweep.chooses_target
+        assert [j.experiment.params.target for j in sweep.jobs()] == [target.strip()]
+    swept = sweep_from_dict({"base": "rate-sigprop-digits", "grid": {"target": ["numpy"]}})
+    assert [j.experiment.params.target for j in swept.jobs()] == ["numpy"]
+    # from Python: fastest_target=False keeps the base's target
+    rate = load_experiment("rate-sigprop-digits")
+    assert Sweep(rate, grid=grid, fastest_target=False).base.params.target == "standalone"
+    # models whose targets are not equivalent keep theirs
+    lif = sweep_from_dict({"base": "lif-sigprop-digits", "grid": grid})
+    assert not lif.chooses_target and lif.base.params.target == "standalone"
+    assert not Sweep(_base(), grid={"lr": [1e-3]}).chooses_target
+
+
+def _target_point(ran: list[str], experiment_toml: str, fail_lr: float = -1.0) -> Outcome:
+    """Record the point's simulator target; the point at ``fail_lr`` fails."""
+    exp = experiment_from_toml(experiment_toml)
+    ran.append(exp.params.target)
+    if exp.params.lr == fail_lr:
+        return Outcome(None, "RuntimeError: stopped", 0.01)
+    return Outcome(_point_dataset(0.5, exp.train.seed), "", 0.01)
+
+
+def test_a_store_started_on_another_equivalent_target_resumes_on_it(tmp_path, capsys):
+    """A store whose points ran on Brian2 (before neurosig chose the fastest target) finishes
+    on Brian2: its points are never computed by two simulators. A new store runs on the
+    fastest."""
+    from functools import partial
+
+    rate = load_experiment("rate-sigprop-digits")
+    grid = {"lr": [0.05, 0.1]}
+    older = Sweep(rate, grid=grid, name="rate-lr", fastest_target=False)  # as 0.6 ran it
+    store, ran = tmp_path / "s.zarr", []
+    with _Counting() as ex:
+        run_sweep(older, store, ex, progress=False,
+                  runner=partial(_target_point, ran, fail_lr=0.1))  # fmt: skip
+    assert ran == ["standalone", "standalone"]
+    assert sweep_status(store).failed == 1
+
+    sweep = Sweep(rate, grid=grid, name="rate-lr")
+    assert sweep.base.params.target == "reference" and sweep.spec_hash != older.spec_hash
+    ran.clear()
+    with _Counting() as ex:
+        run_sweep(sweep, store, ex, progress=True, runner=partial(_target_point, ran))
+    assert ran == ["standalone"]  # the failed point, retried on the store's target
+    assert "model.target = 'standalone', the target it was started on" in capsys.readouterr().err
+    assert sweep_status(store).done == 2
+
+    ran.clear()
+    with _Counting() as ex:
+        run_sweep(sweep, tmp_path / "new.zarr", ex, progress=False,
+                  runner=partial(_target_point, ran))  # fmt: skip
+    assert ran == ["reference", "reference"]
