@@ -78,8 +78,11 @@ REPRODUCIBLE_FLAGS = ("-w", "-O3", "-ffp-contract=off", "-std=c++17")
 # headers behind it): parsing it took about 0.8 s of each code object's 1 s compile, and a
 # network has 30-70 code objects. GCC uses the .gch only when it was made with the same flags,
 # else it reads the header as text: the result is the same either way. (2) objects.cpp, which
-# only declares, loads and writes the arrays (11,000 lines for the default LIF network), is
-# compiled without optimisation: 3 s instead of 21 s, no hot loop in it.
+# only declares, loads and writes the arrays (11,000 lines for the default LIF network), and
+# main.cpp, which sets initial values and calls each run, are compiled without optimisation:
+# objects.cpp in 3 s instead of 21 s, no hot loop in either. main.cpp changes at every build in
+# a new process (Brian2 writes the clocks' resets in set order), so a warm build recompiles it:
+# about 0.4 s instead of 2 s.
 FAST_MAKEFILE = "neurosig.mk"
 FAST_MAKEFILE_TEXT = """\
 include makefile
@@ -88,7 +91,7 @@ $(PCH).gch: $(PCH) objects.h makefile
 \t$(CXX) $(filter-out -c,$(CXXFLAGS)) -x c++-header $(PCH) -o $@
 $(filter code_objects/%,$(OBJS)): CXXFLAGS += -include $(PCH)
 $(filter code_objects/%,$(OBJS)): | $(PCH).gch
-objects.o: OPTIMISATIONS := $(filter-out -O% -march=% -ffast-math,$(OPTIMISATIONS)) -O0
+objects.o main.o: OPTIMISATIONS := $(filter-out -O% -march=% -ffast-math,$(OPTIMISATIONS)) -O0
 """
 PCH_HEADER = ("neurosig_pch.h", "".join(
     f"#include {name}\n"
@@ -182,6 +185,34 @@ def _write_if_changed(path: Path, text: str) -> None:
     rebuild what depends on the file (the precompiled header) at every build."""
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
+
+
+@contextlib.contextmanager
+def _keys_derived_once() -> Iterator[None]:
+    """Brian2's code generation caches its parsers on keys that it derives, at every call,
+    from every variable a code object can see, recursively (``brian2.utils.caching``): about
+    half of a warm build of a small network (docs/speed.md). No variable changes while a
+    network is turned into code, so inside this block each variable's key is derived once and
+    remembered (with the variable, so that its ``id`` stays its own). Brian2's function comes
+    back on exit."""
+    from brian2.utils import caching
+
+    derive = caching._hashable
+    known: dict[int, tuple[Any, Any]] = {}
+
+    def derive_once(obj: Any) -> Any:
+        if not isinstance(obj, caching.CacheKey):
+            return derive(obj)
+        entry = known.get(id(obj))
+        if entry is None:  # derive() recurses through this function for the parts
+            entry = known[id(obj)] = (obj, derive(obj))
+        return entry[1]
+
+    caching._hashable = derive_once
+    try:
+        yield
+    finally:
+        caching._hashable = derive
 
 
 @contextlib.contextmanager
@@ -287,11 +318,12 @@ class BrianProgram:
             self.built = self.build()
             net = brian2.Network(list(self.built.objects.values()))
             self.built.network = net
-            net.run(self.built.duration, profile=self.profile)
-            with _user_interrupt():
-                brian2.device.build(
-                    directory=str(project), compile=True, run=False, with_output=False
-                )
+            with _keys_derived_once():
+                net.run(self.built.duration, profile=self.profile)
+                with _user_interrupt():
+                    brian2.device.build(
+                        directory=str(project), compile=True, run=False, with_output=False
+                    )
             # This process runs its own copy of the binary and its data: processes that share
             # the cached build never touch each other's per-batch files (run_args arrays are
             # named by content, so two processes could otherwise delete each other's files).
