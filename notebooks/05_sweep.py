@@ -30,10 +30,12 @@
 #    `seed`) and draw accuracy per condition with its spread over seeds.
 #
 # **Run time.** As written the notebook runs `analyses/sweeps/rate_lr_dale_mnist1d.toml`:
-# 3 learning rates x Dale's law on/off x 3 seeds = 18 Brian2 runs of 10 epochs (about 3
-# minutes each on one core, two at a time on a 2-core laptop, plus a one-off C++ compile per
-# network structure). With `NEUROSIG_QUICK=1` (the test suite) it sweeps a tiny network on the
-# 8x8 digits with the model's numpy integrator instead: a smoke test that runs in seconds.
+# 3 learning rates x Dale's law on/off x 3 seeds = 18 runs of 10 epochs, two at a time on a
+# 2-core laptop. A sweep runs the rate model on its numpy integrator, the same equations as
+# the compiled Brian2 program (matched to 1e-9 by the tests) and 2-3x faster per run
+# (docs/sweeps.md, "Simulator target"); `model_target = "standalone"` in the sweep's `[set]`
+# runs Brian2 itself. With `NEUROSIG_QUICK=1` (the test suite) it sweeps a tiny network on the
+# 8x8 digits instead: a smoke test that runs in seconds.
 
 # %%
 import os
@@ -80,8 +82,7 @@ print(sweep.dims, sweep.shape, f"{sweep.n_points} points")
 # %% [markdown]
 # The same declaration in Python is a `Sweep`; every point is resolved and validated at once
 # (a bad field or unit fails here, not on a worker). In quick mode we shrink the network and
-# the data and use the model's numpy integrator (`target = "reference"`, the same equations
-# as the compiled Brian2 program, matched to 1e-9 by the tests).
+# the data.
 
 # %%
 if QUICK:
@@ -91,7 +92,6 @@ if QUICK:
         data_n_train=300,
         data_n_test=200,
         model_hidden=[32],
-        model_target="reference",
         model_input_noise=0.0,
         train_epochs=1,
         train_train_eval_samples=0,
