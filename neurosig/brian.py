@@ -82,7 +82,7 @@ REPRODUCIBLE_FLAGS = ("-w", "-O3", "-ffp-contract=off", "-std=c++17")
 # main.cpp, which sets initial values and calls each run, are compiled without optimisation:
 # objects.cpp in 3 s instead of 21 s, no hot loop in either. main.cpp changes at every build in
 # a new process (Brian2 writes the clocks' resets in set order), so a warm build recompiles it:
-# about 0.4 s instead of 2 s.
+# about 1 s with the link instead of 2 s (docs/speed.md).
 FAST_MAKEFILE = "neurosig.mk"
 FAST_MAKEFILE_TEXT = """\
 include makefile
