@@ -32,6 +32,11 @@ hold the project, else a relink.
 
     python benchmarks/floor.py                  # 784-500-10, about 10 minutes on 2 cores
     python benchmarks/floor.py --quick          # smoke test (small networks, short chunks)
+    python benchmarks/floor.py --skip rate --lif default bare \
+        --lif-set input_copies=1 "rate_max=40 Hz"   # one input unit per feature at ~20 Hz
+
+``--lif-set FIELD=VALUE`` changes a field of ``LIFConfig`` (written as in a TOML table) for
+every LIF program, the plain network included, so that all rows see the same input.
 
 It prints the tables and writes ``--out`` (Markdown) and ``<out>.csv``.
 """
@@ -180,12 +185,12 @@ def measure_lif(args: argparse.Namespace, x: Any, y: Any) -> list[dict[str, Any]
     import numpy as np
 
     from neurosig.brian import project_dir
-    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.lif import build_lif
     from neurosig.models.lif_input import make_chunk
 
     B = args.chunk
     blocks = [(x[r * B : (r + 1) * B], y[r * B : (r + 1) * B]) for r in range(args.repeats + 1)]
-    base = LIFConfig(hidden=(args.hidden,), chunk=B)
+    base = args.lif_base
     network = f"{args.features}x{base.input_copies}-{args.hidden}-{N_CLASSES}"
     rows = []
     for variant in args.lif:
@@ -297,13 +302,12 @@ def profiles(args: argparse.Namespace, x: Any, y: Any) -> str:
     """The profile sections: where one training chunk of each model spends its time."""
     import numpy as np
 
-    from neurosig.models.lif import LIFConfig, build_lif
+    from neurosig.models.lif import build_lif
     from neurosig.models.rate import RateConfig, build_rate
 
     out = []
     if "lif" not in args.skip:
-        lif = build_lif(LIFConfig(hidden=(args.hidden,), chunk=args.chunk), args.features,
-                        N_CLASSES, np.random.default_rng(0))  # fmt: skip
+        lif = build_lif(args.lif_base, args.features, N_CLASSES, np.random.default_rng(0))
         rows = measure_profile(lif, x[: args.chunk], y[: args.chunk], args.top)
         out.append(f"### LIF training (default config), one chunk\n\n{profile_table(rows)}")
     if "rate" not in args.skip:
@@ -346,6 +350,31 @@ def csv_rows(section: str, rows: list[dict[str, Any]], chunk: int) -> list[dict[
     ]  # fmt: skip
 
 
+def lif_base(p: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The LIFConfig every LIF program starts from: ``--hidden``, ``--chunk`` and the
+    ``--lif-set`` changes, validated as a ``[model]`` table of a TOML file is."""
+    import tomllib
+
+    from neurosig.config import from_dict
+    from neurosig.errors import ConfigError
+    from neurosig.models.lif import LIFConfig
+
+    table: dict[str, Any] = {"hidden": [args.hidden], "chunk": args.chunk}
+    for item in args.lif_set:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            p.error(f"--lif-set {item!r}: write FIELD=VALUE, e.g. --lif-set input_copies=1")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare string, e.g. "40 Hz" or poisson
+        table[key.strip()] = value
+    try:
+        return from_dict(LIFConfig, table, "lif")
+    except ConfigError as err:
+        p.error(f"--lif-set: {err}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
@@ -356,6 +385,13 @@ def main() -> int:
     p.add_argument("--lif", nargs="+", default=list(LIF_VARIANTS), choices=list(LIF_VARIANTS))
     p.add_argument("--skip", nargs="*", default=[], choices=["lif", "rate"])
     p.add_argument("--target-every", type=int, default=10, help="target_every of that variant")
+    p.add_argument(
+        "--lif-set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help='LIFConfig changes for every LIF program, e.g. input_copies=1 "rate_max=40 Hz"',
+    )
     p.add_argument("--top", type=int, default=8, help="code objects listed in the profiles")
     p.add_argument("--quick", action="store_true", help="smoke test: tiny networks and chunks")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -363,8 +399,8 @@ def main() -> int:
     args = p.parse_args()
     commit = check_clean_tree(p, args.allow_dirty)
     if args.quick:
-        args.hidden, args.chunk, args.rate_chunk, args.repeats = 20, 5, 5, 2
-    from neurosig.models.lif import LIFConfig
+        args.hidden, args.chunk, args.rate_chunk, args.repeats = 20, 10, 5, 2
+    args.lif_base = lif_base(p, args)
 
     n = max(args.chunk, args.rate_chunk) * (args.repeats + 1)
     x, y, source = load_inputs(n)
@@ -372,10 +408,11 @@ def main() -> int:
     sections, csv = [], []
     if "lif" not in args.skip:
         lif = measure_lif(args, x, y)
-        cfg = LIFConfig()
+        cfg = args.lif_base
+        changed = f"; changed: {', '.join(args.lif_set)}" if args.lif_set else ""
         sections.append(
             f"## LIF, {cfg.presentation:g} ms per sample at dt = {cfg.dt:g} ms, chunks of "
-            f"{args.chunk}\n\n{table(lif, 'plain')}"
+            f"{args.chunk}{changed}\n\n{table(lif, 'plain')}"
         )
         csv += csv_rows("lif", lif, args.chunk)
     if "rate" not in args.skip:

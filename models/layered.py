@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurosig.brian import BrianProgram, Built, structure_key
+from neurosig.brian import BrianProgram, Built, content_digest, structure_key
 from neurosig.config import param
 from neurosig.errors import ConfigError
 
@@ -698,13 +698,17 @@ class LayeredBrianModel:
 
     # -- the Brian2 program -----------------------------------------------------------------
     def ensure_program(self, record: bool = False) -> BrianProgram:
-        """The compiled program of this structure (rebuilt if stale or of the other kind)."""
+        """The compiled program of this structure (rebuilt if stale or of the other kind; a
+        standalone program of a kind built before in this process starts from its image)."""
         if self.program is None or self.program.stale or self.recording != record:
+            if self.program is not None:
+                self.program.cleanup()  # what its last run wrote, read already
             st, build = self.st, type(self).NETWORK
             self.program = BrianProgram(
                 target=self.target,
                 build=lambda: build(st, record),
                 key=f"{self.PROGRAM_PREFIX}-{st.key()}" + ("-record" if record else ""),
+                identity=content_digest((type(self).NETWORK.__qualname__, st, record)),
             )
             self.recording = record
         return self.program

@@ -25,8 +25,14 @@ sweep run --reproducible``) IEEE-conforming ones without ``-ffast-math`` and ``-
 (docs/reproducibility.md measures the difference). The flags are set before every build, are part
 of the cache key and are recorded in every Result (``compiler_flags``).
 
-Only one Brian2 program can be live per process (Brian2's standalone device is global);
-building a new one makes the previous one stale, and running a stale program raises.
+After a standalone build, neurosig keeps a :class:`ProgramImage` of it: the binary and its
+data in this process's working copy, and for every array of the network its name on the
+binary's command line, its dtype and size and its file in the results folder. Every batch then
+runs the binary directly (as ``device.run(run_args=...)`` would, without Brian2's device), so
+a standalone program stays valid when another network is built, and a second program of the
+same structure and flags in the same process starts from the image without generating any code
+(docs/speed.md). Brian2's runtime targets keep one live network per process (Brian2's device is
+global): building a new program makes a runtime program stale, and running it raises.
 
 Rules of the house honoured here: no ``network_operation`` (it is silently skipped in standalone
 mode), an explicit ``order`` on every update (set by the model), and one OpenMP thread (several
@@ -37,8 +43,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import gc
 import hashlib
+import itertools
 import os
 import shutil
 import sys
@@ -103,16 +111,18 @@ _LIVE: list[BrianProgram] = []  # the one program whose objects are valid (see m
 
 
 def release_live_program() -> None:
-    """Make the live program stale and remove its working copy, before the device changes.
+    """Let go of the live program's Brian2 objects, before the device changes.
 
     Building a :class:`BrianProgram` calls this; so must any other code that resets Brian2's
     device (the audit builds networks under the runtime device), since the live program's
-    objects belong to the device state that is about to go. The stale program raises if run;
-    its model builds a new one at its next run.
+    objects belong to the device state that is about to go. A runtime program (``cython``,
+    ``numpy``) becomes stale: it raises if run, and its model builds a new one at its next run.
+    A standalone program runs on from its :class:`ProgramImage`.
     """
     for old in _LIVE:
         old.built = None
-        old.cleanup()
+        if old.image is None:
+            old.cleanup()
     _LIVE.clear()
 
 
@@ -152,6 +162,40 @@ def project_dir(key: str, flags: tuple[str, ...] | None = None) -> Path:
     flags = compiler_flags() if flags is None else tuple(flags)
     suffix = "" if flags == FAST_FLAGS else f"-flags{structure_key(*flags)[:8]}"
     return cache_path(BRIAN) / f"{key}{suffix}"
+
+
+def content_digest(obj: Any) -> str:
+    """A hash of everything ``obj`` holds, however deep: dataclasses field by field, mappings,
+    sequences, arrays byte by byte (``repr`` would shorten a long array), other values by
+    ``repr``. What :class:`BrianProgram` compares to reuse an image (``identity``)."""
+    h = hashlib.sha256()
+
+    def feed(x: Any) -> None:
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            h.update(type(x).__qualname__.encode())
+            for f in dataclasses.fields(x):
+                h.update(f.name.encode())
+                feed(getattr(x, f.name))
+        elif isinstance(x, Mapping):
+            h.update(b"{")
+            for key in sorted(x, key=repr):
+                feed(key)
+                feed(x[key])
+            h.update(b"}")
+        elif isinstance(x, list | tuple):
+            h.update(b"[")
+            for item in x:
+                feed(item)
+            h.update(b"]")
+        elif isinstance(x, np.ndarray):
+            h.update(f"{x.dtype}{x.shape}".encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+        h.update(b"\x00")
+
+    feed(obj)
+    return h.hexdigest()[:16]
 
 
 def structure_key(*parts: Any) -> str:
@@ -227,6 +271,156 @@ def _user_interrupt() -> Iterator[None]:
         raise
 
 
+@dataclass(frozen=True)
+class ArraySpec:
+    """How the binary of a :class:`ProgramImage` reads or writes one array.
+
+    ``argument`` is its name on the binary's command line (``group.variable`` or
+    ``timedarray.values``), ``dtype`` and ``shape`` what it holds (``dynamic``: the first
+    dimension grows during a run), ``result`` its file in the results folder (None for a
+    TimedArray: it is only written), and ``transpose`` whether reading it transposes it (a
+    StateMonitor's recorded variable, stored time by unit, is read unit by time, as Brian2 does).
+    """
+
+    argument: str
+    dtype: str
+    shape: tuple[int, ...]
+    dynamic: bool = False
+    result: str | None = None
+    transpose: bool = False
+
+    def run_argument(self, value: Any, static: Path, written: list[Path]) -> str:
+        """``name=value`` for the command line: a single value as text, an array as a file
+        under ``static`` (its name carries its content's hash, as Brian2's do), appended to
+        ``written``."""
+        array = np.asarray(value, dtype=self.dtype)
+        if array.size == 1:
+            return f"{self.argument}={array.item()!r}"
+        if self.transpose or (
+            array.shape != self.shape
+            and not (self.dynamic and array.ndim == 1 and len(self.shape) == 1)
+        ):
+            raise ValueError(
+                f"{self.argument}: shape {array.shape} != {self.shape}; give an array of the "
+                "program's size"
+            )
+        array = np.ascontiguousarray(array)
+        name = f"init_{self.argument.replace('.', '_')}_{hashlib.md5(array.data).hexdigest()}.dat"
+        array.tofile(static / name)
+        written.append(static / name)
+        return f"{self.argument}=static_arrays/{name}"
+
+    def read(self, results: Path) -> np.ndarray:
+        """The array after the last run, as ``getattr(owner, name + "_")`` gives it."""
+        if self.result is None:
+            raise ValueError(f"{self.argument} is an input of the program, not a result")
+        data = np.fromfile(results / self.result, dtype=self.dtype)
+        if len(self.shape) == 2:  # a 2-D dynamic array grows in its first dimension
+            data = data.reshape(-1, self.shape[1])
+        return data.T if self.transpose else data
+
+
+@dataclass(frozen=True)
+class ProgramImage:
+    """A compiled standalone program, runnable without Brian2's device.
+
+    ``directory`` is this process's working copy of the project (the binary ``main`` and its
+    ``static_arrays``); ``arrays`` maps ``(object, variable)`` (the names a model's
+    :class:`Built` uses) and ``timed`` maps TimedArray names to their :class:`ArraySpec`.
+    """
+
+    directory: Path
+    arrays: dict[tuple[str, str], ArraySpec]
+    timed: dict[str, ArraySpec]
+    in_use: TextIO | None = field(default=None, compare=False, repr=False)  # the folder's lock
+
+    @classmethod
+    def of(cls, built: Built, device: Any, directory: Path, in_use: TextIO) -> ProgramImage:
+        """The image of the network ``built`` just compiled by the standalone ``device``:
+        every array owned by one of its objects and indexed by its own elements (references
+        to other objects' variables are read through their owners)."""
+        from brian2 import StateMonitor
+        from brian2.core.variables import ArrayVariable, DynamicArrayVariable
+
+        arrays: dict[tuple[str, str], ArraySpec] = {}
+        for key, obj in built.objects.items():
+            recorded = obj.record_variables if isinstance(obj, StateMonitor) else ()
+            for name, var in obj.variables.items():
+                if not isinstance(var, ArrayVariable) or var.owner.name != obj.name:
+                    continue
+                if obj.variables.indices[name] not in ("_idx", "0"):
+                    continue  # read through another index (a synapse's N_incoming)
+                if var not in device.arrays:
+                    continue  # never handed to the device (no code object uses it)
+                size = var.size
+                arrays[key, name] = ArraySpec(
+                    argument=f"{obj.name}.{name}",
+                    dtype=np.dtype(var.dtype).str,
+                    shape=tuple(size) if isinstance(size, tuple) else (int(size),),
+                    dynamic=isinstance(var, DynamicArrayVariable),
+                    result=device.get_array_filename(var),
+                    transpose=name in recorded,
+                )
+        timed = {
+            name: ArraySpec(
+                argument=f"{ta.name}.values", dtype=np.dtype(ta.values.dtype).str,
+                shape=tuple(ta.values.shape),
+            )
+            for name, ta in built.timed.items()
+        }  # fmt: skip
+        return cls(directory=directory, arrays=arrays, timed=timed, in_use=in_use)
+
+    def usable(self) -> bool:
+        """Whether its working copy is still there (a cache folder may be removed under it)."""
+        return (self.directory / "main").is_file()
+
+    def run(
+        self,
+        variables: Mapping[tuple[str, str], Any],
+        timed: Mapping[str, np.ndarray],
+        results: Path,
+    ) -> None:
+        """One execution of the binary: ``variables`` and ``timed`` as in
+        :meth:`BrianProgram.run`, every array written to ``results``."""
+        import subprocess
+
+        static = self.directory / "static_arrays"
+        written: list[Path] = []
+        try:
+            args = ["--results_dir", f"{results}{os.sep}"]
+            for (obj, var), value in variables.items():
+                spec = self.arrays.get((obj, var))
+                if spec is None:
+                    raise KeyError(f"{obj}.{var}: not an array of this Brian2 program")
+                args.append(spec.run_argument(value, static, written))
+            for name, value in timed.items():
+                if name not in self.timed:
+                    raise KeyError(f"TimedArray {name}: not an input of this Brian2 program")
+                args.append(self.timed[name].run_argument(value, static, written))
+            results.mkdir(parents=True, exist_ok=True)
+            with open(results / "stdout.txt", "w") as stdout:
+                code = subprocess.call(
+                    ["./main", *args], cwd=self.directory, stdout=stdout, stderr=subprocess.STDOUT
+                )
+            if code:
+                if interrupts.requested():
+                    raise KeyboardInterrupt
+                tail = (results / "stdout.txt").read_text(errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"the Brian2 program in {self.directory} failed (exit code {code}):\n{tail}"
+                )
+        finally:
+            for path in written:
+                path.unlink(missing_ok=True)
+
+
+_PROGRAM_NUMBERS = itertools.count()  # this process's working copies and results folders
+# A standalone program's image, by project folder and identity, for the life of this process:
+# a second program of the same structure, flags and identity starts from it without generating
+# any code.
+_IMAGES: dict[tuple[Path, str], ProgramImage] = {}
+
+
 @dataclass
 class Built:
     """What a model's ``build`` callback returns: named Brian2 objects and one run's length.
@@ -253,6 +447,12 @@ class BrianProgram:
         Creates the Brian2 objects (inside the right device) and returns a :class:`Built`.
     key : str
         Structural hash: the standalone project directory is :func:`project_dir` ``(key)``.
+    identity : str, optional
+        A digest of everything ``build`` reads (:func:`content_digest`), where the key leaves
+        some of it out (constants of the equations that the generated code holds). A
+        standalone program with the project and identity of one built before in this process
+        starts from that program's :class:`ProgramImage` and generates no code. None (the
+        default): always build.
 
     The C++ flags (:func:`compiler_flags`) are read once, when the program is made, and kept in
     ``compiler_flags``.
@@ -265,16 +465,19 @@ class BrianProgram:
     compiler_flags: tuple[str, ...] = field(default_factory=compiler_flags)
     built: Built | None = None
     profile: bool = False  # standalone: time every code object (a program of its own)
-    _project: Path | None = None
-    _in_use: TextIO | None = None  # locked while this process runs its working copy
-    _results: str = field(default_factory=lambda: f"results-{os.getpid()}")
+    identity: str | None = None
+    image: ProgramImage | None = None  # standalone: what every run executes
+    _results: str = field(default_factory=lambda: f"results-{next(_PROGRAM_NUMBERS)}")
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"target {self.target!r}: choose one of {', '.join(TARGETS)}")
+        start = time.perf_counter()
+        if self.target == "standalone" and self._reuse_image():
+            self.compile_seconds = time.perf_counter() - start
+            return
         import brian2
 
-        start = time.perf_counter()
         release_live_program()
         # Free the names of the previous program's objects: Brian2 appends "_1" to the name of
         # any object (clock, code object) whose name is still taken, which would change the
@@ -305,8 +508,23 @@ class BrianProgram:
         self.compile_seconds = time.perf_counter() - start
         _LIVE.append(self)
 
+    def _project_dir(self) -> Path:
+        return project_dir(self.key + ("-profile" if self.profile else ""), self.compiler_flags)
+
+    def _reuse_image(self) -> bool:
+        """Start from this process's image of the same project and identity, if it has one."""
+        if self.identity is None:
+            return False
+        key = (self._project_dir(), self.identity)
+        image = _IMAGES.get(key)
+        if image is not None and image.usable():
+            self.image = image
+            return True
+        _IMAGES.pop(key, None)
+        return False
+
     def _build_standalone(self, brian2: Any) -> None:
-        project = project_dir(self.key + ("-profile" if self.profile else ""), self.compiler_flags)
+        project = self._project_dir()
         with lock_file(project_lock(project)):
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
@@ -328,9 +546,9 @@ class BrianProgram:
             # the cached build never touch each other's per-batch files (run_args arrays are
             # named by content, so two processes could otherwise delete each other's files).
             # `neurosig cache clean` leaves a working copy alone while its IN_USE is locked
-            work = run_copy(project)
+            work = run_copy(project, next(_PROGRAM_NUMBERS))
             shutil.rmtree(work, ignore_errors=True)
-            self._in_use = lock_file(work / IN_USE)
+            in_use = lock_file(work / IN_USE)
             shutil.copy2(project / "main", work / "main")
             # run_args files are named init_*: leftovers of other processes are not copied
             shutil.copytree(
@@ -338,13 +556,22 @@ class BrianProgram:
                 work / "static_arrays",
                 ignore=shutil.ignore_patterns("init_*"),
             )
-        brian2.get_device().project_dir = str(work)
-        self._project = work
+        self.image = ProgramImage.of(self.built, brian2.get_device(), work, in_use)
+        if self.identity is not None:
+            _IMAGES[project, self.identity] = self.image
         atexit.register(shutil.rmtree, work, True)
 
     @property
+    def results(self) -> Path:
+        """The folder this standalone program's runs write their arrays to."""
+        if self.image is None:
+            raise RuntimeError(f"a {self.target} program writes no results folder")
+        return self.image.directory / self._results
+
+    @property
     def stale(self) -> bool:
-        return self.built is None
+        """Whether the program can no longer run (a runtime program after another build)."""
+        return self.image is None and self.built is None
 
     def run(
         self, variables: Mapping[tuple[str, str], Any], timed: Mapping[str, np.ndarray]
@@ -355,38 +582,23 @@ class BrianProgram:
         from (arrays, or scalars for shared variables); ``timed`` maps TimedArray names to their
         new contents (same shape as at build time).
         """
-        if self.built is None:
+        if self.stale:
             raise RuntimeError(
                 "this Brian2 program is stale: another Brian2 network was built in this process "
-                "since (Brian2 keeps one live network per process); rebuild the model"
+                "since (Brian2 keeps one live runtime network per process); rebuild the model"
             )
-        objs = self.built.objects
         for name, value in timed.items():
-            expected = self.built.timed[name].values.shape
+            expected = (
+                self.image.timed[name].shape if self.image else self.built.timed[name].values.shape
+            )
             if value.shape != expected:
                 raise ValueError(f"TimedArray {name}: shape {value.shape} != {expected}")
-        if self.target == "standalone":
-            import brian2
-
-            run_args: dict[Any, Any] = {}
-            for (obj, var), value in variables.items():
-                run_args[getattr(objs[obj], var)] = np.asarray(value, dtype=float)
-            for name, value in timed.items():
-                run_args[self.built.timed[name]] = np.asarray(value, dtype=float)
-            device = brian2.get_device()
+        if self.image is not None:
+            as_float = {key: np.asarray(value, dtype=float) for key, value in variables.items()}
             with _user_interrupt():
-                device.run(
-                    directory=str(self._project),
-                    results_directory=self._results,
-                    with_output=False,
-                    run_args=run_args,
-                )
-            static = self._project / "static_arrays"
-            for fname in list(device.run_args_arrays):
-                with contextlib.suppress(FileNotFoundError):
-                    (static / fname).unlink()
-            device.run_args_arrays.clear()
+                self.image.run(as_float, timed, self.results)
         else:
+            objs = self.built.objects
             net = self.built.network
             net.restore("initial")
             for (obj, var), value in variables.items():
@@ -403,6 +615,11 @@ class BrianProgram:
 
     def get(self, obj: str, var: str) -> np.ndarray:
         """Values of ``obj.var`` after the last run (a copy, unitless floats)."""
+        if self.image is not None:
+            spec = self.image.arrays.get((obj, var))
+            if spec is None:
+                raise KeyError(f"{obj}.{var}: not an array of this Brian2 program")
+            return np.array(spec.read(self.results), dtype=float)
         if self.built is None:
             raise RuntimeError("this Brian2 program is stale; rebuild the model")
         return np.array(getattr(self.built.objects[obj], var + "_"), dtype=float)
@@ -410,16 +627,14 @@ class BrianProgram:
     def profile_seconds(self) -> dict[str, float]:
         """Seconds spent in each code object during the last run, largest first (a standalone
         program built with ``profile = True``; Brian2's own profiling)."""
-        if not self.profile or self._project is None:
+        if not self.profile or self.image is None:
             raise RuntimeError("profile_seconds needs a standalone program built with profile")
-        lines = (self._project / self._results / "profiling_info.txt").read_text().split("\n")
+        lines = (self.results / "profiling_info.txt").read_text().split("\n")
         pairs = [line.split() for line in lines if line.strip()]
         return dict(sorted(((k, float(v)) for k, v in pairs), key=lambda kv: -kv[1]))
 
     def cleanup(self) -> None:
-        """Remove this process's working copy of a standalone project."""
-        if self._project is not None:
-            shutil.rmtree(self._project, ignore_errors=True)
-        if self._in_use is not None:
-            self._in_use.close()
-            self._in_use = None
+        """Remove what this program's runs wrote (the image's working copy, which other
+        programs of this process may share, goes when the process exits)."""
+        if self.image is not None:
+            shutil.rmtree(self.results, ignore_errors=True)

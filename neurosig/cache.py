@@ -67,7 +67,7 @@ CYTHON = "cython"
 MNIST1D = "mnist1d"
 # held (flock) by a process for as long as it runs a working copy of a standalone project
 IN_USE = ".in-use"
-RUN_COPY = ".run-"  # <project>.run-<pid>: a process's working copy of a standalone project
+RUN_COPY = ".run-"  # <project>.run-<pid>[-<n>]: a process's working copies of a project
 
 # part -> (kind, description); downloaded data sets and others are found by scan_cache
 _REGENERABLE = {
@@ -132,9 +132,11 @@ def cache_path(part: str) -> Path:
     return cache_root() / part
 
 
-def run_copy(project: Path) -> Path:
-    """The working copy of standalone project ``project`` for this process."""
-    return project.parent / f"{project.name}{RUN_COPY}{os.getpid()}"
+def run_copy(project: Path, copy: int = 0) -> Path:
+    """Working copy number ``copy`` of standalone project ``project`` for this process (a
+    process may hold several: one per image, neurosig.brian)."""
+    suffix = f"-{copy}" if copy else ""
+    return project.parent / f"{project.name}{RUN_COPY}{os.getpid()}{suffix}"
 
 
 def project_lock(project: Path) -> Path:

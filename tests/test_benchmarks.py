@@ -396,3 +396,38 @@ def test_poisson_ceiling_shows_what_the_encoding_removes(tmp_path):
     cells = _cells(out.read_text(), "digits")
     rates, one, five = (float(c.split(" ")[0]) for c in cells[1:4])
     assert rates > five > one
+
+
+@pytest.fixture(scope="module")
+def floor():
+    """benchmarks/floor.py as a module (importing it sets the BLAS thread variables, which
+    are put back afterwards)."""
+    path = ROOT / "benchmarks" / "floor.py"
+    environment = dict(os.environ)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("floor_benchmark", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(path.parent))
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def test_floor_lif_set_changes_every_lif_program_and_names_a_bad_field(floor, capsys):
+    """--lif-set is read as a [model] table: units, whole numbers and strings; a wrong field
+    stops the script before any program is built, with exit code 2 and its name."""
+    parser = argparse.ArgumentParser()
+    args = argparse.Namespace(
+        hidden=30, chunk=20, lif_set=["input_copies=1", "rate_max=40 Hz", "encoding=poisson"]
+    )
+    cfg = floor.lif_base(parser, args)
+    assert (cfg.hidden, cfg.chunk, cfg.input_copies, cfg.rate_max) == ((30,), 20, 1, 40.0)
+    for bad, named in (["input_copy=1"], "input_copy"), (["rate_max=40"], "rate_max"):
+        with pytest.raises(SystemExit) as stop:
+            floor.lif_base(parser, argparse.Namespace(hidden=30, chunk=20, lif_set=bad))
+        assert stop.value.code == 2
+        message = capsys.readouterr().err
+        assert named in message and "Traceback" not in message

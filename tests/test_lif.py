@@ -341,3 +341,19 @@ def test_experiment_from_toml_dict_reads_units():
         }
     )
     assert (exp.params.tau_m, exp.params.v_th, exp.params.rate_max) == (10.0, -52.0, 80.0)
+
+
+def test_a_model_reuses_the_image_of_its_own_network_only():
+    """Two models of one configuration share a compiled program's image (no code generated
+    for the second); a constant of the equations outside the structural key (tau_m) gives
+    another program, and other spikes."""
+    cfg = LIFConfig(**SMALL, target="standalone")
+    a = _train(cfg)
+    b = _train(cfg)
+    assert b[0].program.image is a[0].program.image
+    assert b[0].program.compile_seconds < 0.5
+    _assert_same(a, b)
+    faster = _train(dataclasses.replace(cfg, tau_m=5.0))
+    assert faster[0].st.key() == a[0].st.key()  # the key leaves tau_m to the identity
+    assert faster[0].program.image is not a[0].program.image
+    assert not all(np.array_equal(x, y) for x, y in zip(a[3], faster[3], strict=True))
