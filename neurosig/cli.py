@@ -731,6 +731,7 @@ def run() -> int:
         print("neurosig: interrupted before anything started; nothing was written", file=sys.stderr)
     finally:
         interrupts.ignore()
+        interrupts.forget_escaped_interrupt()  # else CPython may exit by SIGINT, not with code
     return code
 
 

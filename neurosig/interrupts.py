@@ -25,7 +25,14 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-__all__ = ["ignore", "ignored", "install", "raise_if_requested", "requested"]
+__all__ = [
+    "forget_escaped_interrupt",
+    "ignore",
+    "ignored",
+    "install",
+    "raise_if_requested",
+    "requested",
+]
 
 _requested = False
 
@@ -94,3 +101,18 @@ def ignore() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
+
+
+def forget_escaped_interrupt() -> None:
+    """Let a process that handled a Ctrl-C exit with its own exit code.
+
+    CPython sets a flag when code it evaluates from a string (``exec`` or ``eval`` of a
+    string: dataclasses and namedtuples build their methods that way, so an import can be the
+    place) ends with a KeyboardInterrupt, even one that is caught further up. Under
+    ``python -m``, the interpreter checks that flag after the main module returned and then
+    kills its own process with SIGINT instead of exiting with the code given to ``sys.exit``.
+    ``strace`` of ``neurosig sweep run`` interrupted early showed the message printed, then the
+    process sending SIGINT to itself, in about 1 case in 7. Every string evaluation clears the
+    flag when it starts, so evaluating one that ends normally clears it.
+    """
+    exec("None", {})  # noqa: S102 - a constant string, for its side effect on the flag

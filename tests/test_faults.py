@@ -94,6 +94,36 @@ def test_random_kills_of_train_and_sweep_lose_nothing(tmp_path):
     assert [c.problems for c in cases] == [[]] * len(cases), faults.table(cases)
 
 
+def test_a_handled_interrupt_exits_with_its_code_under_python_m(tmp_path):
+    """CPython kills a ``python -m`` process with SIGINT at exit once a KeyboardInterrupt
+    ended a string ``exec`` (as in dataclasses), even a caught one; ``neurosig.cli.run``
+    clears that before returning 130 (interrupts.forget_escaped_interrupt)."""
+    package = tmp_path / "handled"
+    package.mkdir()
+    (package / "__main__.py").write_text(
+        "import sys\n"
+        "from neurosig import interrupts\n"
+        "try:\n"
+        "    exec('raise KeyboardInterrupt', {})\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "if sys.argv[1:] == ['forget']:\n"
+        "    interrupts.forget_escaped_interrupt()\n"
+        "sys.exit(130)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    codes = {
+        how: subprocess.run(
+            [sys.executable, "-m", "handled", how], cwd=tmp_path, env=env
+        ).returncode
+        for how in ("keep", "forget")
+    }
+    assert codes["forget"] == 130
+    if codes["keep"] == 130:
+        pytest.skip("this CPython exits with the code given: nothing to clear")
+    assert codes["keep"] == -signal.SIGINT
+
+
 def _signal_after_first_epoch(data: Path, out: Path, sig: int, group: bool) -> tuple[int, str]:
     """Start a long training run, send ``sig`` once its first epoch is saved (to the process
     group, as a terminal's Ctrl-C does, or to the process alone, as a batch system does)."""
