@@ -414,11 +414,33 @@ class ProgramImage:
                 path.unlink(missing_ok=True)
 
 
+# Brian2 preferences that every build sets itself (so they are not the user's choice)
+SET_BY_NEUROSIG = frozenset({
+    "codegen.cpp.extra_compile_args", "codegen.cpp.extra_compile_args_gcc",
+    "codegen.cpp.include_dirs", "codegen.cpp.library_dirs", "codegen.cpp.runtime_library_dirs",
+    "codegen.target", "codegen.runtime.cython.cache_dir",
+    "devices.cpp_standalone.make_cmd_unix", "devices.cpp_standalone.openmp_threads",
+    "devices.cpp_standalone.run_environment_variables",
+})  # fmt: skip
+
+
+def brian2_settings() -> str:
+    """A digest of the Brian2 preferences that shape generated code and that neurosig leaves to
+    the user (``core.default_float_dtype``, ``codegen.loop_invariant_optimisations``...): part
+    of the key of an image, so a program built under other preferences is never reused."""
+    import brian2
+
+    return content_digest(
+        {name: repr(brian2.prefs[name]) for name in sorted(brian2.prefs)
+         if name.startswith(("codegen.", "core.", "devices.")) and name not in SET_BY_NEUROSIG}
+    )  # fmt: skip
+
+
 _PROGRAM_NUMBERS = itertools.count()  # this process's working copies and results folders
-# A standalone program's image, by project folder and identity, for the life of this process:
-# a second program of the same structure, flags and identity starts from it without generating
-# any code.
-_IMAGES: dict[tuple[Path, str], ProgramImage] = {}
+# A standalone program's image, by project folder, identity and Brian2 preferences, for the
+# life of this process: a second program of the same structure, flags, identity and preferences
+# starts from it without generating any code.
+_IMAGES: dict[tuple[Path, str, str], ProgramImage] = {}
 
 
 @dataclass
@@ -450,9 +472,10 @@ class BrianProgram:
     identity : str, optional
         A digest of everything ``build`` reads (:func:`content_digest`), where the key leaves
         some of it out (constants of the equations that the generated code holds). A
-        standalone program with the project and identity of one built before in this process
-        starts from that program's :class:`ProgramImage` and generates no code. None (the
-        default): always build.
+        standalone program with the project and identity of one built before in this process,
+        under the same Brian2 preferences (:func:`brian2_settings`), starts from that
+        program's :class:`ProgramImage` and generates no code. None (the default): always
+        build.
 
     The C++ flags (:func:`compiler_flags`) are read once, when the program is made, and kept in
     ``compiler_flags``.
@@ -467,6 +490,7 @@ class BrianProgram:
     profile: bool = False  # standalone: time every code object (a program of its own)
     identity: str | None = None
     image: ProgramImage | None = None  # standalone: what every run executes
+    _image_key: tuple[Path, str, str] | None = None
     _results: str = field(default_factory=lambda: f"results-{next(_PROGRAM_NUMBERS)}")
 
     def __post_init__(self) -> None:
@@ -515,7 +539,7 @@ class BrianProgram:
         """Start from this process's image of the same project and identity, if it has one."""
         if self.identity is None:
             return False
-        key = (self._project_dir(), self.identity)
+        key = self._image_key = (self._project_dir(), self.identity, brian2_settings())
         image = _IMAGES.get(key)
         if image is not None and image.usable():
             self.image = image
@@ -557,8 +581,8 @@ class BrianProgram:
                 ignore=shutil.ignore_patterns("init_*"),
             )
         self.image = ProgramImage.of(self.built, brian2.get_device(), work, in_use)
-        if self.identity is not None:
-            _IMAGES[project, self.identity] = self.image
+        if self._image_key is not None:
+            _IMAGES[self._image_key] = self.image
         atexit.register(shutil.rmtree, work, True)
 
     @property

@@ -109,6 +109,26 @@ def test_a_second_program_of_the_structure_generates_no_code(program):
     assert not np.array_equal(again.get("src", "v"), first["src", "v"])
 
 
+def test_other_brian2_preferences_build_again(program):
+    """A preference that shapes the generated code (float32 state variables) is part of an
+    image's key: the same identity under it is built again (here: its build is called)."""
+    import brian2
+
+    def fail() -> Built:
+        raise AssertionError("the network was built again")
+
+    assert BrianProgram("standalone", fail, key="image-test", identity="n=4").image is program.image
+    before = brian2.prefs["core.default_float_dtype"]
+    brian2.prefs["core.default_float_dtype"] = np.float32
+    try:
+        with pytest.raises(AssertionError, match="built again"):
+            BrianProgram("standalone", fail, key="image-test", identity="n=4")
+    finally:
+        brian2.prefs["core.default_float_dtype"] = before
+    program.run(*_inputs(1.0))  # the first program runs on
+    assert program.get("src", "seen")[0] == 2 + STEPS
+
+
 def test_another_identity_builds_again_and_leaves_the_first_image_running(program):
     """The identity stands for what the key leaves out (a constant of the equations): a
     program of another identity is built, in a working copy of its own."""
