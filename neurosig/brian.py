@@ -6,10 +6,11 @@ and slow variables the previous run left, and returns what the monitors recorded
 run the same objects:
 
 ``standalone`` (default)
-    Brian2's C++ standalone mode. The program is generated and compiled once
-    (:meth:`BrianProgram.build`); each batch is one execution of the binary in which
-    ``device.run(run_args=...)`` replaces the TimedArray contents and the variables carried
-    between batches (weights, biases, class memories, learning rates) without recompiling.
+    Brian2's C++ standalone mode. The program is generated and compiled once (when the
+    :class:`BrianProgram` is made); each batch is one execution of the binary whose command
+    line (Brian2's ``run_args``, written by :class:`ProgramImage`) replaces the TimedArray
+    contents and the variables carried between batches (weights, biases, class memories,
+    learning rates) without recompiling.
     The project directory is cached under ``brian/<hash>`` in neurosig's cache
     (:mod:`neurosig.cache`: ``$NEUROSIG_CACHE``, else ``$XDG_CACHE_HOME/neurosig``, else
     ``~/.cache/neurosig``; :func:`project_dir`): a second process with the same network
