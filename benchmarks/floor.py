@@ -353,9 +353,7 @@ def csv_rows(section: str, rows: list[dict[str, Any]], chunk: int) -> list[dict[
 def lif_base(p: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
     """The LIFConfig every LIF program starts from: ``--hidden``, ``--chunk`` and the
     ``--lif-set`` changes, validated as a ``[model]`` table of a TOML file is."""
-    import tomllib
-
-    from neurosig.config import from_dict
+    from neurosig.config import from_dict, toml_value
     from neurosig.errors import ConfigError
     from neurosig.models.lif import LIFConfig
 
@@ -364,11 +362,7 @@ def lif_base(p: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             p.error(f"--lif-set {item!r}: write FIELD=VALUE, e.g. --lif-set input_copies=1")
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text  # a bare string, e.g. "40 Hz" or poisson
-        table[key.strip()] = value
+        table[key.strip()] = toml_value(text)  # a bare string stays one: "40 Hz", poisson
     try:
         return from_dict(LIFConfig, table, "lif")
     except ConfigError as err:

@@ -31,9 +31,10 @@ data in this process's working copy, and for every array of the network its name
 binary's command line, its dtype and size and its file in the results folder. Every batch then
 runs the binary directly (as ``device.run(run_args=...)`` would, without Brian2's device), so
 a standalone program stays valid when another network is built, and a second program of the
-same structure and flags in the same process starts from the image without generating any code
-(docs/speed.md). Brian2's runtime targets keep one live network per process (Brian2's device is
-global): building a new program makes a runtime program stale, and running it raises.
+same structure, flags and identity in the same process starts from the image without
+generating any code (docs/speed.md). Brian2's runtime targets keep one live network per
+process (Brian2's device is global): building a new program makes a runtime program stale, and
+running it raises.
 
 Rules of the house honoured here: no ``network_operation`` (it is silently skipped in standalone
 mode), an explicit ``order`` on every update (set by the model), and one OpenMP thread (several
@@ -122,8 +123,6 @@ def release_live_program() -> None:
     """
     for old in _LIVE:
         old.built = None
-        if old.image is None:
-            old.cleanup()
     _LIVE.clear()
 
 
@@ -498,7 +497,9 @@ class BrianProgram:
         if self.target not in TARGETS:
             raise ValueError(f"target {self.target!r}: choose one of {', '.join(TARGETS)}")
         start = time.perf_counter()
-        if self.target == "standalone" and self._reuse_image():
+        if self.target == "standalone" and self.identity is not None:
+            self._image_key = (self._project_dir(), self.identity, brian2_settings())
+        if self._reuse_image():
             self.compile_seconds = time.perf_counter() - start
             return
         import brian2
@@ -537,16 +538,13 @@ class BrianProgram:
         return project_dir(self.key + ("-profile" if self.profile else ""), self.compiler_flags)
 
     def _reuse_image(self) -> bool:
-        """Start from this process's image of the same project and identity, if it has one."""
-        if self.identity is None:
+        """Start from this process's image of the same project, identity and preferences, if it
+        has one that is still on disk."""
+        image = _IMAGES.get(self._image_key) if self._image_key else None
+        if image is None or not image.usable():
             return False
-        key = self._image_key = (self._project_dir(), self.identity, brian2_settings())
-        image = _IMAGES.get(key)
-        if image is not None and image.usable():
-            self.image = image
-            return True
-        _IMAGES.pop(key, None)
-        return False
+        self.image = image
+        return True
 
     def _build_standalone(self, brian2: Any) -> None:
         project = self._project_dir()

@@ -116,6 +116,23 @@ _BASES = {
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-zµ]+)\s*$")
 
 
+def toml_value(text: Any) -> Any:
+    """A command-line value as TOML reads it (``true``, ``0.01``, ``[48, 32]``, ``"topk"``);
+    else the text itself (``40 Hz``, ``poisson``). Non-strings are returned as they are.
+
+    Examples
+    --------
+    >>> toml_value("0.01"), toml_value("true"), toml_value("40 Hz")
+    (0.01, True, '40 Hz')
+    """
+    if not isinstance(text, str):
+        return text
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
 def _unit_scale(symbol: str) -> tuple[str, float]:
     """'ms' -> ('time', 1e-3). Raises KeyError for an unknown unit."""
     for base in sorted(_BASES, key=len, reverse=True):

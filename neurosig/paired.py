@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import scipy.stats
 import xarray as xr
 
 from neurosig.atomic import write_text_atomic
+from neurosig.config import toml_value
 from neurosig.errors import ConfigError
 
 __all__ = [
@@ -41,16 +41,6 @@ __all__ = [
 # the final accuracies compared between conditions: name -> split of ``final_accuracy``
 PAIRED_METRICS = {"test_accuracy": "test", "validation_accuracy": "validation"}
 MIN_SEEDS_FOR_CI = 3  # a bootstrap over fewer seeds has too few distinct resamples to mean much
-
-
-def _parse_value(value: Any) -> Any:
-    """A command-line value as TOML reads it (``true``, ``0.01``, ``"topk"``); else the text."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return value
 
 
 def _equal(coordinate: Any, value: Any) -> bool:
@@ -84,7 +74,7 @@ def reference_condition(ds: xr.Dataset, reference: Mapping[str, Any] | None) -> 
                 f"{'' if dims == fields else ' (or ' + ', '.join(fields) + ')'}"
             )
         values = ds[key].values
-        match = np.array([_equal(v, _parse_value(wanted)) for v in values])
+        match = np.array([_equal(v, toml_value(wanted)) for v in values])
         if not match.any():
             raise ConfigError(
                 f"reference {key}={wanted!r}: no such value; the sweep has {key} = "
