@@ -699,7 +699,8 @@ class LayeredBrianModel:
     # -- the Brian2 program -----------------------------------------------------------------
     def ensure_program(self, record: bool = False) -> BrianProgram:
         """The compiled program of this structure (rebuilt if stale or of the other kind; a
-        standalone program of a kind built before in this process starts from its image)."""
+        standalone program of a network built before, in this process or in another that runs
+        the same code, starts from its image)."""
         if self.program is None or self.program.stale or self.recording != record:
             if self.program is not None:
                 self.program.cleanup()  # what its last run wrote, read already
@@ -708,7 +709,8 @@ class LayeredBrianModel:
                 target=self.target,
                 build=lambda: build(st, record),
                 key=f"{self.PROGRAM_PREFIX}-{st.key()}" + ("-record" if record else ""),
-                identity=content_digest((type(self).NETWORK.__qualname__, st, record)),
+                identity=content_digest((build.__module__, build.__qualname__, st, record)),
+                sources=(build,),
             )
             self.recording = record
         return self.program

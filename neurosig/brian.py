@@ -31,10 +31,11 @@ data in this process's working copy, and for every array of the network its name
 binary's command line, its dtype and size and its file in the results folder. Every batch then
 runs the binary directly (as ``device.run(run_args=...)`` would, without Brian2's device), so
 a standalone program stays valid when another network is built, and a second program of the
-same structure, flags and identity in the same process starts from the image without
-generating any code (docs/speed.md). Brian2's runtime targets keep one live network per
-process (Brian2's device is global): building a new program makes a runtime program stale, and
-running it raises.
+same structure, flags and identity starts from the image without generating any code: in the
+same process, or in a later one that runs the same code (:func:`source_digest`) on the same
+kind of machine, from the copy stored in the project's ``images`` folder (docs/speed.md).
+Brian2's runtime targets keep one live network per process (Brian2's device is global):
+building a new program makes a runtime program stale, and running it raises.
 
 Rules of the house honoured here: no ``network_operation`` (it is silently skipped in standalone
 mode), an explicit ``order`` on every update (set by the model), and one OpenMP thread (several
@@ -46,13 +47,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
+import importlib.util
+import inspect
 import itertools
+import json
 import os
+import platform
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +68,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from neurosig import interrupts
+from neurosig.atomic import write_text_atomic
 from neurosig.cache import (
     BRIAN,
     CYTHON,
@@ -374,6 +382,46 @@ class ProgramImage:
         """Whether its working copy is still there (a cache folder may be removed under it)."""
         return (self.directory / "main").is_file()
 
+    def save(self, folder: Path) -> None:
+        """Store the image in ``folder`` for later processes (:data:`IMAGE_RECORD` and a copy
+        of its binary and static arrays). The record is written last, atomically, and names
+        every file's sha256: a folder whose writer was killed has no record, or one whose
+        files do not match it, and :meth:`load` ignores it."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / IMAGE_RECORD).unlink(missing_ok=True)
+        shutil.rmtree(folder / "static_arrays", ignore_errors=True)
+        _copy_program(self.directory, folder)
+        arrays = [[obj, var, dataclasses.asdict(spec)] for (obj, var), spec in self.arrays.items()]
+        record = {
+            "format": IMAGE_FORMAT,
+            "files": _file_hashes(folder),
+            "arrays": arrays,
+            "timed": {name: dataclasses.asdict(spec) for name, spec in self.timed.items()},
+        }
+        write_text_atomic(folder / IMAGE_RECORD, json.dumps(record, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path, directory: Path, in_use: TextIO) -> ProgramImage | None:
+        """The image stored in ``folder`` by :meth:`save`, copied to the working copy
+        ``directory``; None if there is none, or if a file differs from its record."""
+        try:
+            record = json.loads((folder / IMAGE_RECORD).read_text())
+        except (OSError, ValueError):
+            return None
+        if record.get("format") != IMAGE_FORMAT or record.get("files") != _file_hashes(folder):
+            return None
+
+        def spec(fields: dict[str, Any]) -> ArraySpec:
+            return ArraySpec(**{**fields, "shape": tuple(fields["shape"])})
+
+        _copy_program(folder, directory)
+        return cls(
+            directory=directory,
+            arrays={(obj, var): spec(fields) for obj, var, fields in record["arrays"]},
+            timed={name: spec(fields) for name, fields in record["timed"].items()},
+            in_use=in_use,
+        )
+
     def run(
         self,
         variables: Mapping[tuple[str, str], Any],
@@ -414,6 +462,113 @@ class ProgramImage:
                 path.unlink(missing_ok=True)
 
 
+def _copy_program(source: Path, destination: Path) -> None:
+    """Copy a standalone program (its binary ``main`` and ``static_arrays``) into
+    ``destination``. Files named ``init_*`` are a run's arguments, not the program's: not
+    copied."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / "main", destination / "main")
+    shutil.copytree(
+        source / "static_arrays",
+        destination / "static_arrays",
+        ignore=shutil.ignore_patterns("init_*"),
+        dirs_exist_ok=True,
+    )
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of the binary and every static array of a stored program, by relative path."""
+    files = [folder / "main", *sorted((folder / "static_arrays").glob("*"))]
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in files
+        if path.is_file()
+    }
+
+
+# The packages whose code turns a model into Brian2 objects (neurosig's own, the models and
+# the analyses that audit them): any change to a file of theirs is a change of every program.
+SOURCE_PACKAGES = ("neurosig", "neurosig.models", "neurosig.analyses")
+
+
+@functools.cache
+def _package_roots() -> tuple[Path, ...]:
+    roots = []
+    for name in SOURCE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        roots += [Path(p).resolve() for p in (spec.submodule_search_locations or [])]
+    return tuple(dict.fromkeys(roots))
+
+
+@functools.cache
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.cache
+def _package_digest() -> str:
+    """A digest of the Python, Brian2, sympy and numpy versions and of every ``.py`` file of
+    :data:`SOURCE_PACKAGES` (by path inside its package): read once per process, the code
+    this process runs."""
+    import brian2
+    import sympy
+
+    parts: list[Any] = [sys.version, brian2.__version__, sympy.__version__, np.__version__]
+    for index, root in enumerate(_package_roots()):
+        files = []
+        for folder, subfolders, names in os.walk(root):
+            subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+            files += [Path(folder) / n for n in names if n.endswith(".py")]
+        parts += [(index, f.relative_to(root).as_posix(), _file_digest(f)) for f in sorted(files)]
+    return content_digest(parts)
+
+
+def _source_file(obj: Any) -> Path | None:
+    """The file that defines function ``obj`` (through partials, bound methods, decorators),
+    or None where there is none on disk (a notebook cell, ``exec``)."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    obj = inspect.unwrap(getattr(obj, "__func__", obj))
+    try:
+        name = inspect.getsourcefile(obj)
+    except TypeError:
+        return None
+    path = Path(name).resolve() if name else None
+    return path if path is not None and path.is_file() else None
+
+
+def source_digest(*functions: Any) -> str | None:
+    """A digest of the code that ``functions`` run: the files defining them, neurosig's own
+    packages and the versions of Python, Brian2, sympy and numpy (read once per process).
+    None when a function has no source file on disk: then nothing proves that another
+    process runs the same code, and its program images are kept for this process only."""
+    roots = _package_roots()
+    parts = [_package_digest()]
+    for function in functions:
+        path = _source_file(function)
+        if path is None:
+            return None
+        if not any(path.is_relative_to(root) for root in roots):
+            parts.append(_file_digest(path))
+    return content_digest(parts)
+
+
+@functools.cache
+def _machine(native: bool) -> str:
+    """The machine a binary runs on: its architecture and, for ``-march=native`` builds, the
+    processor's model and instruction-set flags (such a binary may not run elsewhere)."""
+    parts = [platform.machine()]
+    if native:
+        try:
+            lines = Path("/proc/cpuinfo").read_text().splitlines()
+        except OSError:
+            lines = [platform.processor()]
+        parts += list(dict.fromkeys(
+            line for line in lines if line.startswith(("model name", "flags", "Features"))
+        ))  # fmt: skip
+    return content_digest(parts)
+
+
 # Brian2 preferences that every build sets itself (so they are not the user's choice)
 SET_BY_NEUROSIG = frozenset({
     "codegen.cpp.extra_compile_args", "codegen.cpp.extra_compile_args_gcc",
@@ -441,6 +596,12 @@ _PROGRAM_NUMBERS = itertools.count()  # this process's working copies and result
 # life of this process: a second program of the same structure, flags, identity and preferences
 # starts from it without generating any code.
 _IMAGES: dict[tuple[Path, str, str], ProgramImage] = {}
+# Images kept for other processes: <project>/images/<id>/ (ProgramImage.save), at most
+# MAX_STORED_IMAGES per project (the least recently used go first)
+IMAGE_STORE = "images"
+IMAGE_RECORD = "image.json"
+IMAGE_FORMAT = 1
+MAX_STORED_IMAGES = 16
 
 
 @dataclass
@@ -472,10 +633,18 @@ class BrianProgram:
     identity : str, optional
         A digest of everything ``build`` reads (:func:`content_digest`), where the key leaves
         some of it out (constants of the equations that the generated code holds). A
-        standalone program with the project and identity of one built before in this process,
-        under the same Brian2 preferences (:func:`brian2_settings`), starts from that
-        program's :class:`ProgramImage` and generates no code. None (the default): always
-        build.
+        standalone program with the project and identity of one built before, under the same
+        Brian2 preferences (:func:`brian2_settings`), starts from that program's
+        :class:`ProgramImage` and generates no code: in this process, or in another one that
+        runs the same code (:func:`source_digest` of ``build`` and ``sources``) on the same
+        kind of machine, from the image stored in the project's ``images`` folder. None (the
+        default): always build.
+    sources : tuple of functions
+        Functions whose code ``build`` runs and that live outside neurosig's packages (a
+        user's network function): part of the stored image's key.
+
+    ``stored_image`` is the folder where other processes find this program's image (None: no
+    identity, or code without a source file).
 
     The C++ flags (:func:`compiler_flags`) are read once, when the program is made, and kept in
     ``compiler_flags``.
@@ -489,8 +658,10 @@ class BrianProgram:
     built: Built | None = None
     profile: bool = False  # standalone: time every code object (a program of its own)
     identity: str | None = None
+    sources: tuple[Any, ...] = ()
     image: ProgramImage | None = None  # standalone: what every run executes
     _image_key: tuple[Path, str, str] | None = None
+    stored_image: Path | None = field(default=None, init=False)  # for other processes
     _results: str = field(default_factory=lambda: f"results-{next(_PROGRAM_NUMBERS)}")
 
     def __post_init__(self) -> None:
@@ -498,8 +669,14 @@ class BrianProgram:
             raise ValueError(f"target {self.target!r}: choose one of {', '.join(TARGETS)}")
         start = time.perf_counter()
         if self.target == "standalone" and self.identity is not None:
-            self._image_key = (self._project_dir(), self.identity, brian2_settings())
-        if self._reuse_image():
+            project, settings = self._project_dir(), brian2_settings()
+            self._image_key = (project, self.identity, settings)
+            code = source_digest(self.build, *self.sources)
+            if code is not None:
+                native = "-march=native" in self.compiler_flags
+                name = content_digest((self.identity, settings, code, _machine(native)))
+                self.stored_image = project / IMAGE_STORE / name
+        if self._reuse_image() or self._load_stored_image():
             self.compile_seconds = time.perf_counter() - start
             return
         import brian2
@@ -546,9 +723,59 @@ class BrianProgram:
         self.image = image
         return True
 
+    def _load_stored_image(self, locked: bool = False) -> bool:
+        """Start from the image another process stored for this program, if there is a sound
+        one (``locked``: the caller holds the project's lock)."""
+        if self.stored_image is None or not (self.stored_image / IMAGE_RECORD).is_file():
+            return False
+        project = self._project_dir()
+        with contextlib.nullcontext() if locked else lock_file(project_lock(project)):
+            work, in_use = self._working_copy(project)
+            image = ProgramImage.load(self.stored_image, work, in_use)
+            if image is None:
+                in_use.close()
+                shutil.rmtree(work, ignore_errors=True)
+                return False
+            os.utime(self.stored_image / IMAGE_RECORD)  # recently used: kept when the store is full
+        self._adopt(image)
+        return True
+
+    def _working_copy(self, project: Path) -> tuple[Path, TextIO]:
+        """A new working copy folder of ``project`` for this process, and its held lock."""
+        work = run_copy(project, next(_PROGRAM_NUMBERS))
+        shutil.rmtree(work, ignore_errors=True)
+        in_use = lock_file(work / IN_USE)
+        atexit.register(shutil.rmtree, work, True)
+        return work, in_use
+
+    def _adopt(self, image: ProgramImage) -> None:
+        self.image = image
+        if self._image_key is not None:
+            _IMAGES[self._image_key] = image
+
+    def _store_image(self) -> None:
+        """Keep the image for other processes (the project's lock held), dropping the least
+        recently used beyond :data:`MAX_STORED_IMAGES`."""
+        if self.stored_image is None:
+            return
+        try:
+            self.image.save(self.stored_image)
+        except OSError as err:  # a full disk costs later processes a build, not this run
+            shutil.rmtree(self.stored_image, ignore_errors=True)
+            warnings.warn(f"program image not stored in {self.stored_image}: {err}", stacklevel=2)
+            return
+        stored = sorted(
+            self.stored_image.parent.glob(f"*/{IMAGE_RECORD}"),
+            key=lambda record: record.stat().st_mtime,
+        )
+        for record in stored[:-MAX_STORED_IMAGES]:
+            shutil.rmtree(record.parent, ignore_errors=True)
+
     def _build_standalone(self, brian2: Any) -> None:
         project = self._project_dir()
         with lock_file(project_lock(project)):
+            if self._load_stored_image(locked=True):  # stored while this process waited
+                return
             brian2.set_device("cpp_standalone", directory=str(project), build_on_run=False)
             brian2.prefs.devices.cpp_standalone.openmp_threads = 0
             _drop_interpreter_dirs(brian2.prefs)
@@ -569,20 +796,10 @@ class BrianProgram:
             # the cached build never touch each other's per-batch files (run_args arrays are
             # named by content, so two processes could otherwise delete each other's files).
             # `neurosig cache clean` leaves a working copy alone while its IN_USE is locked
-            work = run_copy(project, next(_PROGRAM_NUMBERS))
-            shutil.rmtree(work, ignore_errors=True)
-            in_use = lock_file(work / IN_USE)
-            shutil.copy2(project / "main", work / "main")
-            # run_args files are named init_*: leftovers of other processes are not copied
-            shutil.copytree(
-                project / "static_arrays",
-                work / "static_arrays",
-                ignore=shutil.ignore_patterns("init_*"),
-            )
-        self.image = ProgramImage.of(self.built, brian2.get_device(), work, in_use)
-        if self._image_key is not None:
-            _IMAGES[self._image_key] = self.image
-        atexit.register(shutil.rmtree, work, True)
+            work, in_use = self._working_copy(project)
+            _copy_program(project, work)
+            self._adopt(ProgramImage.of(self.built, brian2.get_device(), work, in_use))
+            self._store_image()
 
     @property
     def results(self) -> Path:

@@ -5,9 +5,10 @@ The root is ``$NEUROSIG_CACHE`` if set, else ``$XDG_CACHE_HOME/neurosig``, else
 
 ``brian/``
     Brian2 C++ standalone projects, one per network structure and compiler flags
-    (:func:`neurosig.brian.project_dir`), each with a ``.lock`` file, and the working copies
-    (``<project>.run-<pid>``) of the processes running them. Regenerable: a removed project
-    is compiled again at its next use.
+    (:func:`neurosig.brian.project_dir`), each with a ``.lock`` file and the program images
+    stored in it for later processes (``images/``, :meth:`neurosig.brian.ProgramImage.save`),
+    and the working copies (``<project>.run-<pid>``) of the processes running them.
+    Regenerable: a removed project is compiled again at its next use.
 ``cython/``
     Brian2's compiled Cython extensions for the runtime ``cython`` target. Regenerable.
 ``mnist1d/``

@@ -1,15 +1,20 @@
 """The standalone driver's program images (neurosig.brian): every array reads back as Brian2
-reads it, a program outlives the next build, and a second program of the same structure in the
-same process generates no code."""
+reads it, a program outlives the next build, a second program of the same structure in the same
+process generates no code, and a later process that runs the same code starts from the stored
+image."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from neurosig.brian import BrianProgram, Built
+from neurosig.brian import BrianProgram, Built, ProgramImage, source_digest
 
 STEPS = 20  # time steps of one run (dt = 0.1 ms)
 
@@ -160,3 +165,78 @@ def test_a_wrong_input_is_named(program):
         program.run(variables, {"drive": np.ones((3, 4))})
     with pytest.raises(KeyError, match="dst.nothing"):
         program.get("dst", "nothing")
+
+
+def test_a_stored_image_round_trips_and_a_damaged_one_is_refused(program, tmp_path):
+    stored = tmp_path / "stored"
+    program.image.save(stored)
+    copy = ProgramImage.load(stored, tmp_path / "work", None)
+    assert copy is not None
+    assert (copy.arrays, copy.timed) == (program.image.arrays, program.image.timed)
+    assert (tmp_path / "work" / "main").read_bytes() == (stored / "main").read_bytes()
+    damaged = bytearray((stored / "main").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (stored / "main").write_bytes(damaged)
+    assert ProgramImage.load(stored, tmp_path / "work2", None) is None
+    program.image.save(stored)  # saved again over the damaged copy
+    assert ProgramImage.load(stored, tmp_path / "work3", None) is not None
+    (stored / "image.json").unlink()  # a writer killed before its record
+    assert ProgramImage.load(stored, tmp_path / "work4", None) is None
+
+
+def test_code_without_a_source_file_has_no_digest():
+    namespace: dict = {}
+    exec("def build():\n    return None\n", namespace)
+    assert source_digest(namespace["build"]) is None
+    assert source_digest(_build) == source_digest(lambda: _build(3))  # the same file
+    assert source_digest() != source_digest(_build)  # this file is not neurosig's
+
+
+STORED = """\
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_brian import _build, _inputs
+from neurosig.brian import BrianProgram
+
+def build():
+    return _build()
+
+program = BrianProgram("standalone", build, key="image-store-test", identity=sys.argv[1])
+program.run(*_inputs(1.0))
+np.save(sys.argv[2], program.get("src", "v"))
+print("built" if program.built is not None else "stored")
+"""
+
+
+def test_a_later_process_starts_from_the_stored_image_of_the_same_code(tmp_path):
+    """A second process with the same identity and code runs the first one's binary without
+    building; a process whose network code differs (one line added) builds its own."""
+    script = tmp_path / "stored.py"
+    script.write_text(STORED.format(tests=str(Path(__file__).parent)))
+    identity = f"n=4 {uuid.uuid4()}"  # no image stored by an earlier run of the suite
+
+    def run(name: str) -> tuple[str, np.ndarray]:
+        done = subprocess.run(
+            [sys.executable, str(script), identity, str(tmp_path / name)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.split()[-1], np.load(tmp_path / name)
+
+    first, v_first = run("first.npy")
+    second, v_second = run("second.npy")
+    assert (first, second) == ("built", "stored")
+    np.testing.assert_array_equal(v_second, v_first)
+    script.write_text(script.read_text().replace("    return _build()", "    return _build(n=4)"))
+    assert run("edited.npy")[0] == "built"
+
+
+def test_the_store_keeps_the_most_recently_used_images(program, monkeypatch):
+    import neurosig.brian
+
+    monkeypatch.setattr(neurosig.brian, "MAX_STORED_IMAGES", 1)
+    newest = BrianProgram("standalone", _build, key="image-test", identity=f"{uuid.uuid4()}")
+    assert newest.built is not None  # a new identity: built, then stored
+    records = list(newest.stored_image.parent.glob("*/image.json"))
+    assert records == [newest.stored_image / "image.json"]
