@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.stats
 import xarray as xr
 
 from neurosig.atomic import write_text_atomic
@@ -101,6 +100,10 @@ def _bootstrap_ci(
     if np.all(condition - reference == (condition - reference)[0]):
         d = float(condition[0] - reference[0])  # every resample has this mean
         return d, d
+    # imported here: scipy.stats takes about 1.3 s to import, and every sweep worker and
+    # `neurosig sweep` command imports this module without exporting (docs/speed.md)
+    import scipy.stats
+
     res = scipy.stats.bootstrap(
         (condition, reference),
         lambda a, b, axis: np.mean(a - b, axis=axis),
