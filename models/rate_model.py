@@ -62,7 +62,7 @@ class RateModel(LayeredBrianModel):
         if self.target == "reference":
             if self.reference is None:
                 self.reference = ReferenceIntegrator(st)
-            out = self.reference.run(self.state, chunk, lr, readout_lr)
+            out = self.reference.run(self.state, chunk, lr, readout_lr, whole=learn)
             if learn:
                 self.state = out["state"]
             return out

@@ -32,12 +32,25 @@ class ReferenceIntegrator:
         self.st = st
 
     def run(
-        self, state: dict[str, np.ndarray], chunk: Chunk, lr: float, readout_lr: float
+        self,
+        state: dict[str, np.ndarray],
+        chunk: Chunk,
+        lr: float,
+        readout_lr: float,
+        *,
+        whole: bool = True,
     ) -> dict[str, Any]:
-        """Present one chunk starting from ``state``; learning rates 0 disable plasticity."""
+        """Present one chunk starting from ``state``; learning rates 0 disable plasticity.
+
+        ``whole=False`` stops once the chunk's ``chunk.n`` samples are recorded, without the
+        padding Brian2's fixed-size program runs after them: the activity and readout are the
+        same (a sample never sees the ones after it), the returned state is not the chunk's
+        end. For evaluation, which keeps no state.
+        """
         st = self.st
         run = _Run(st, state, chunk, lr, readout_lr)
-        for n in range(st.chunk * st.steps_per_sample + 1):
+        samples = st.chunk if whole else chunk.n
+        for n in range(samples * st.steps_per_sample + 1):
             run.step(n)
         return run.result(state)
 

@@ -425,6 +425,21 @@ def test_bootstrap_ci():
         bootstrap_ci(values, level=1.5)
 
 
+@pytest.mark.parametrize("statistic", [np.mean, np.nanmean, np.median, np.nanmedian])
+def test_bootstrap_ci_of_a_reduction_is_that_of_one_resample_at_a_time(statistic, monkeypatch):
+    """Blocks of resamples at once (AXIS_STATISTICS), the last block short, give the numbers of
+    one call per resample."""
+    import neurosig.analyses.activity as activity
+
+    values = np.random.default_rng(3).normal(size=37)
+    if statistic in (np.nanmean, np.nanmedian):
+        values[::5] = np.nan
+    monkeypatch.setattr(activity, "BOOTSTRAP_BLOCK", 37 * 64)  # 1000 = 15 blocks + 40
+    fast = bootstrap_ci(values, statistic, rng=4)
+    assert np.isfinite(fast).all()
+    assert fast == bootstrap_ci(values, lambda v: statistic(v), rng=4)  # one by one
+
+
 # ------------------------------------------------------------------------------ summary
 
 
