@@ -63,10 +63,10 @@ print(f"neurosig {neurosig.__version__}, quick mode: {QUICK}, output folder: {OU
 # samples (the spiking one also its spike trains), which is what the card scores.
 
 # %%
-epochs = 1 if QUICK else 5
+shrink = {"train_epochs": 1, "data_n_train": 300} if QUICK else {"train_epochs": 5}
 results = {}
 for preset in ("lif-sigprop-digits", "bp-digits"):
-    exp = load_experiment(preset).replace(train_epochs=epochs)
+    exp = load_experiment(preset).replace(**shrink)
     results[preset] = train(exp, out=OUT / f"{preset}.nc", progress=False, overwrite=True)
     acc = float(primary_accuracy(results[preset], "test")[-1])
     print(f"{preset}: test accuracy {100 * acc:.1f} %")

@@ -94,7 +94,7 @@ if QUICK:
         model_hidden=[32],
         model_input_noise=0.0,
         train_epochs=1,
-        train_train_eval_samples=0,
+        train_train_eval_samples=100,
         train_record_samples=20,
     )
     sweep = Sweep(
