@@ -479,11 +479,11 @@ def _copy_program(source: Path, destination: Path) -> None:
 def _file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of the binary and every static array of a stored program, by relative path."""
     files = [folder / "main", *sorted((folder / "static_arrays").glob("*"))]
-    return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in files
-        if path.is_file()
-    }
+    return {path.relative_to(folder).as_posix(): _sha256(path) for path in files if path.is_file()}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # The packages whose code turns a model into Brian2 objects (neurosig's own, the models and
@@ -500,9 +500,8 @@ def _package_roots() -> tuple[Path, ...]:
     return tuple(dict.fromkeys(roots))
 
 
-@functools.cache
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+# a source file as this process read it (once: the code it runs)
+_file_digest = functools.cache(_sha256)
 
 
 @functools.cache
