@@ -13,6 +13,10 @@ The root is ``$NEUROSIG_CACHE`` if set, else ``$XDG_CACHE_HOME/neurosig``, else
     Brian2's compiled Cython extensions for the runtime ``cython`` target. Regenerable.
 ``mnist1d/``
     The generated MNIST-1D data set (:func:`neurosig.data.load_dataset`). Regenerable (~2 s).
+``sklearn/``
+    scikit-learn's bundled sets (``digits``, ``wine``, ``breast-cancer``) as read by their
+    loaders, one file per set and scikit-learn version, so that loading them does not import
+    scikit-learn (~1.5 s). Regenerable.
 ``<name>/``
     A downloaded data set (:func:`neurosig.data.fetch_dataset`: ``mnist``, ``fashion-mnist``).
     Downloading again needs a network, so cleaning keeps them unless asked.
@@ -46,6 +50,7 @@ __all__ = [
     "IN_USE",
     "MNIST1D",
     "RUN_COPY",
+    "SKLEARN",
     "CacheInfo",
     "CacheLocation",
     "CachePart",
@@ -66,6 +71,7 @@ CACHE_ENV = "NEUROSIG_CACHE"
 BRIAN = "brian"
 CYTHON = "cython"
 MNIST1D = "mnist1d"
+SKLEARN = "sklearn"
 # held (flock) by a process for as long as it runs a working copy of a standalone project
 IN_USE = ".in-use"
 RUN_COPY = ".run-"  # <project>.run-<pid>[-<n>]: a process's working copies of a project
@@ -75,6 +81,7 @@ _REGENERABLE = {
     BRIAN: ("brian", "Brian2 standalone builds"),
     CYTHON: ("brian", "Brian2 Cython extensions"),
     MNIST1D: ("generated", "generated MNIST-1D"),
+    SKLEARN: ("generated", "scikit-learn's bundled sets, read once"),
 }
 
 
@@ -122,8 +129,8 @@ def cache_root() -> Path:
 
 
 def cache_path(part: str) -> Path:
-    """The folder of one part of the cache: :data:`BRIAN`, :data:`CYTHON`, :data:`MNIST1D` or
-    a data set's name. Not created here.
+    """The folder of one part of the cache: :data:`BRIAN`, :data:`CYTHON`, :data:`MNIST1D`,
+    :data:`SKLEARN` or a data set's name. Not created here.
 
     Examples
     --------

@@ -47,6 +47,7 @@ import urllib.request
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
@@ -57,7 +58,7 @@ from numpy.typing import ArrayLike
 
 from neurosig import seeds, tasks
 from neurosig.atomic import write_atomic
-from neurosig.cache import MNIST1D, cache_path, cache_root
+from neurosig.cache import MNIST1D, SKLEARN, cache_path, cache_root
 from neurosig.errors import ConfigError, DataError, os_error_message
 
 __all__ = [
@@ -636,17 +637,10 @@ def _few(labels: ArrayLike) -> str:
 
 def _load_sklearn(name: str) -> _Raw:
     """One of scikit-learn's bundled sets, with a fixed stratified test split."""
-    from sklearn import datasets
-
-    loader = {
-        "digits": datasets.load_digits,
-        "breast-cancer": datasets.load_breast_cancer,
-        "wine": datasets.load_wine,
-    }[name]
-    bunch = loader()
+    arrays = _sklearn_arrays(name)
     # digits: pixel values 0..16, scaled to [0, 1] as the other image sets
-    x = bunch.data / DIGITS_MAX_PIXEL if name == "digits" else bunch.data
-    y = _as_labels(bunch.target)
+    x = arrays["x"] / DIGITS_MAX_PIXEL if name == "digits" else arrays["x"]
+    y = _as_labels(arrays["y"])
     n_test = round(SKLEARN_TEST_FRACTION * len(y))
     test, train = _stratified_partition(y, n_test, np.random.default_rng(SKLEARN_TEST_SEED))
     return _Raw(
@@ -661,6 +655,36 @@ def _load_sklearn(name: str) -> _Raw:
             f"{SKLEARN_TEST_FRACTION:.0%} test split (seed {SKLEARN_TEST_SEED})"
         ),
     )
+
+
+def _sklearn_arrays(name: str) -> dict[str, np.ndarray]:
+    """The features ``x`` and labels ``y`` of a bundled scikit-learn set, as its loader returns
+    them, read from neurosig's cache when they are there.
+
+    Importing scikit-learn costs about 1.5 s, more than the rest of a short training run; the
+    cache, keyed by scikit-learn's version, makes that a one-time cost per machine.
+    """
+    version = importlib.metadata.version("scikit-learn")
+    path = cache_path(SKLEARN) / f"{name}-{version}.npz"
+
+    def read() -> dict[str, np.ndarray]:
+        from sklearn import datasets
+
+        loader = {
+            "digits": datasets.load_digits,
+            "breast-cancer": datasets.load_breast_cancer,
+            "wine": datasets.load_wine,
+        }[name]
+        bunch = loader()
+        return {"x": bunch.data, "y": bunch.target}
+
+    def malformed(arrays: dict[str, np.ndarray]) -> str | None:
+        x, y = arrays["x"], arrays["y"]
+        if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
+            return f"x {x.shape} and y {y.shape} are not one row per label"
+        return None
+
+    return _cached_arrays(path, ("x", "y"), read, malformed)
 
 
 def _load_subset(name: str) -> _Raw:
@@ -705,10 +729,13 @@ def _load_mnist1d() -> _Raw:
         ) from None
     # Keyed by version: a new mnist1d release may generate different samples from the same seed.
     path = cache_path(MNIST1D) / f"mnist1d-{version}-seed{MNIST1D_SEED}.npz"
-    arrays = _read_mnist1d_cache(path)
-    if arrays is None:
-        arrays = _generate_mnist1d()
-        _write_npz_atomically(path, arrays)
+
+    def malformed(arrays: dict[str, np.ndarray]) -> str | None:
+        shape = arrays["x_train"].shape
+        ok = len(shape) == 2 and shape[1] == MNIST1D_N_FEATURES
+        return None if ok else f"x_train has shape {shape}, not (n, {MNIST1D_N_FEATURES})"
+
+    arrays = _cached_arrays(path, NPZ_KEYS, _generate_mnist1d, malformed)
     return _Raw(
         x_train=arrays["x_train"],
         y_train=_as_labels(arrays["y_train"]),
@@ -742,18 +769,41 @@ def _generate_mnist1d() -> dict[str, np.ndarray]:
     }
 
 
-def _read_mnist1d_cache(path: Path) -> dict[str, np.ndarray] | None:
+def _cached_arrays(
+    path: Path,
+    keys: tuple[str, ...],
+    make: Callable[[], dict[str, np.ndarray]],
+    malformed: Callable[[dict[str, np.ndarray]], str | None],
+) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` cached in ``path``, else ``make()``'s, then cached there.
+
+    A cache file that cannot be read, or that ``malformed`` finds fault with (it returns why),
+    is ignored with a warning and made again.
+    """
+    arrays = _read_cache(path, keys, malformed)
+    if arrays is None:
+        arrays = make()
+        _write_npz_atomically(path, arrays)
+    return arrays
+
+
+def _read_cache(
+    path: Path,
+    keys: tuple[str, ...],
+    malformed: Callable[[dict[str, np.ndarray]], str | None],
+) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None (and a warning if a file was there) when unusable."""
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in NPZ_KEYS}
+            arrays = {key: npz[key] for key in keys}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        warnings.warn(f"ignoring unreadable cache {path} ({exc}); regenerating", stacklevel=3)
+        warnings.warn(f"ignoring unreadable cache {path} ({exc}); regenerating", stacklevel=4)
         return None
-    if arrays["x_train"].ndim != 2 or arrays["x_train"].shape[1] != MNIST1D_N_FEATURES:
-        warnings.warn(f"ignoring malformed cache {path}; regenerating", stacklevel=3)
+    why = malformed(arrays)
+    if why:
+        warnings.warn(f"ignoring malformed cache {path} ({why}); regenerating", stacklevel=4)
         return None
     return arrays
 

@@ -11,6 +11,8 @@ import http.server
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -20,9 +22,10 @@ import numpy as np
 import pytest
 
 from neurosig import data
-from neurosig.cache import MNIST1D, cache_path, cache_root
+from neurosig.cache import MNIST1D, SKLEARN, cache_path, cache_root
 from neurosig.data import (
     DATASETS,
+    SKLEARN_DATASETS,
     Dataset,
     constant_current,
     data_search_path,
@@ -552,6 +555,51 @@ def test_mnist1d_unreadable_cache_is_regenerated(monkeypatch: pytest.MonkeyPatch
     assert len(calls) == 2
     load_dataset("mnist1d")
     assert len(calls) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# scikit-learn's bundled sets, cached
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SKLEARN_DATASETS)
+def test_sklearn_sets_from_the_cache_equal_scikit_learns(name: str) -> None:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name.replace('-', '_')}")()
+    first = load_dataset(name)  # reads scikit-learn, writes the cache
+    (cached,) = cache_path(SKLEARN).glob(f"{name}-*.npz")
+    second = load_dataset(name)  # reads the cache
+    for split in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(first, split), getattr(second, split))
+    with np.load(cached) as npz:
+        np.testing.assert_array_equal(npz["x"], bunch.data)
+        np.testing.assert_array_equal(npz["y"], bunch.target)
+    assert len(first.y_train) + len(first.y_val) + len(first.y_test) == len(bunch.target)
+
+
+def test_a_cached_sklearn_set_loads_without_importing_scikit_learn(tmp_path: Path) -> None:
+    load_dataset("digits")
+    code = (
+        "import sys; from neurosig.data import load_dataset; ds = load_dataset('digits'); "
+        "print(ds.x_train.shape, 'sklearn' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=os.environ.copy(), timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-1] == "False", run.stdout
+
+
+def test_a_damaged_sklearn_cache_is_read_again() -> None:
+    first = load_dataset("wine")
+    (cached,) = cache_path(SKLEARN).glob("wine-*.npz")
+    with open(cached, "wb") as out:  # one label fewer than rows
+        np.savez(out, x=np.zeros((5, 13)), y=np.zeros(4))
+    with pytest.warns(UserWarning, match="malformed cache .*not one row per label"):
+        again = load_dataset("wine")
+    np.testing.assert_array_equal(first.x_test, again.x_test)
+    with np.load(cached) as npz:  # replaced by scikit-learn's arrays
+        assert npz["x"].shape == (178, 13)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,18 +23,22 @@ from neurosig.cli import main
 from neurosig.sweep import export_sweep, run_sweep, sweep_status
 
 
-def _spec() -> str:
-    """16 jobs (4 learning rates x 4 seeds) of a tiny SP-core, as in the issue's timing."""
+def _spec(lrs: list[float], seeds: int) -> str:
+    """A tiny SP-core on digits: one job per learning rate and seed."""
     from neurosig.config import load_experiment
     from neurosig.sweep import Sweep
 
     base = load_experiment("sp-core-digits").replace(
         train_epochs=1, data_n_train=200, model_hidden=[32], train_record_samples=20
     )
-    return Sweep(base, grid={"lr": [3e-4, 1e-3, 3e-3, 1e-2]}, seeds=4, name="slurm").to_toml()
+    return Sweep(base, grid={"lr": lrs}, seeds=seeds, name="slurm").to_toml()
 
 
-SPEC = _spec()
+SPEC = _spec([3e-4, 1e-3, 3e-3, 1e-2], 4)  # 16 jobs, as in issue 18's timing
+# the job array's: 4 tasks, more than the node's CPUs, so that tasks queue; seed indices draw
+# the same seeds in any sweep, so its jobs are 4 of SPEC's
+ARRAY_LRS, ARRAY_SEEDS = [1e-3, 1e-2], 2
+ARRAY_SPEC = _spec(ARRAY_LRS, ARRAY_SEEDS)
 
 
 def _free_port() -> int:
@@ -177,14 +181,15 @@ def test_executor_slurm_gives_the_local_numbers(slurm, local, tmp_path, monkeypa
 
 def test_the_job_array_runs_on_slurm_into_one_store(slurm, local, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "slurm.toml").write_text(SPEC)
+    (tmp_path / "slurm.toml").write_text(ARRAY_SPEC)
     assert main(["sweep", "slurm", "slurm.toml", "--array", "--store", "a.zarr"]) == 0
     capsys.readouterr()
     submitted = subprocess.run(["sbatch", "--wait", "a.sbatch"], env=slurm, capture_output=True,
                                text=True, timeout=900)  # fmt: skip
     logs = "\n".join(p.read_text()[-500:] for p in sorted((tmp_path / "a.logs").glob("*.out")))
     assert submitted.returncode == 0, submitted.stderr + logs
-    assert sweep_status(tmp_path / "a.zarr").done == 16, logs
+    assert sweep_status(tmp_path / "a.zarr").done == len(ARRAY_LRS) * ARRAY_SEEDS, logs
     ds, _ = local
     array = export_sweep(tmp_path / "a.zarr")
-    np.testing.assert_array_equal(array.final_accuracy.values, ds.final_accuracy.values)
+    same_jobs = ds.final_accuracy.sel(lr=ARRAY_LRS, seed=range(ARRAY_SEEDS))
+    np.testing.assert_array_equal(array.final_accuracy.values, same_jobs.values)
