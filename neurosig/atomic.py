@@ -14,6 +14,9 @@ and the process id of its writer (``.NAME.HOST.PID.RANDOM.part``), and every lat
 (:func:`reclaim_temporaries`), so a kill costs no disk space for long and never removes a
 file that another live process is still writing.
 
+:func:`sha256_file` is the digest by which a reader checks that a file is the one written
+(stored program images, downloaded data, a figure's inputs).
+
 Examples
 --------
 >>> import pathlib, tempfile
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -39,6 +43,7 @@ from pathlib import Path
 __all__ = [
     "check_writable",
     "reclaim_temporaries",
+    "sha256_file",
     "temporary_sibling",
     "write_atomic",
     "write_bytes_atomic",
@@ -155,3 +160,12 @@ def write_bytes_atomic(path: str | Path, data: bytes | memoryview) -> Path:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 (hex) of the file at ``path``, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

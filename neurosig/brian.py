@@ -68,7 +68,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from neurosig import interrupts
-from neurosig.atomic import write_text_atomic
+from neurosig.atomic import sha256_file, write_text_atomic
 from neurosig.cache import (
     BRIAN,
     CYTHON,
@@ -479,11 +479,9 @@ def _copy_program(source: Path, destination: Path) -> None:
 def _file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of the binary and every static array of a stored program, by relative path."""
     files = [folder / "main", *sorted((folder / "static_arrays").glob("*"))]
-    return {path.relative_to(folder).as_posix(): _sha256(path) for path in files if path.is_file()}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return {
+        path.relative_to(folder).as_posix(): sha256_file(path) for path in files if path.is_file()
+    }
 
 
 # The packages whose code turns a model into Brian2 objects (neurosig's own, the models and
@@ -501,7 +499,7 @@ def _package_roots() -> tuple[Path, ...]:
 
 
 # a source file as this process read it (once: the code it runs)
-_file_digest = functools.cache(_sha256)
+_file_digest = functools.cache(sha256_file)
 
 
 @functools.cache

@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from neurosig import seeds, tasks
-from neurosig.atomic import write_atomic
+from neurosig.atomic import sha256_file, write_atomic
 from neurosig.cache import MNIST1D, SKLEARN, cache_path, cache_root
 from neurosig.errors import ConfigError, DataError, os_error_message
 
@@ -1218,7 +1218,7 @@ def fetch_dataset(
     paths = []
     for file_name in file_names:
         target = dest / file_name
-        if not (target.is_file() and _sha256_file(target) == expected[file_name].lower()):
+        if not (target.is_file() and sha256_file(target) == expected[file_name].lower()):
             _download_verified(
                 _join_url(base_url, file_name), target, expected[file_name].lower(), timeout
             )
@@ -1277,14 +1277,6 @@ def _download(url: str, path: Path, timeout: float) -> str:
             f"could not download {url} ({reason}); copy the files into {path.parent} "
             "or set NEUROSIG_DATA"
         ) from None
-    return digest.hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -52,7 +52,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from neurosig.atomic import write_atomic, write_text_atomic
+from neurosig.atomic import sha256_file, write_atomic, write_text_atomic
 from neurosig.plotting.style import STYLE
 from neurosig.results import provenance, save_result
 
@@ -127,13 +127,13 @@ def input_digest(path: str | Path) -> str:
     """
     path = Path(path)
     if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_file(path)
     if not path.is_dir():
         raise FileNotFoundError(2, "no such file or folder", str(path))
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{file.relative_to(path).as_posix()}\0".encode())
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
+        digest.update(bytes.fromhex(sha256_file(file)))
     return digest.hexdigest()
 
 
